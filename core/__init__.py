@@ -1,0 +1,1 @@
+"""crmhub core: canonical model, hookspecs, plugin manager, config, storage, identity, jobs, API, CLI."""

@@ -1,0 +1,1 @@
+"""Built-in crmhub plugins. Each registers through the ``crmhub.plugins`` entry-point group."""

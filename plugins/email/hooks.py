@@ -1,0 +1,1 @@
+"""Entry point of the email plugin (skeleton; filled in by its issue)."""

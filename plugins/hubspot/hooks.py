@@ -1,0 +1,1 @@
+"""Entry point of the hubspot plugin (skeleton; filled in by its issue)."""

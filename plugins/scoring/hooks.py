@@ -1,0 +1,1 @@
+"""Entry point of the scoring plugin (skeleton; filled in by its issue)."""

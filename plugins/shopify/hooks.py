@@ -1,0 +1,1 @@
+"""Entry point of the shopify plugin (skeleton; filled in by its issue)."""

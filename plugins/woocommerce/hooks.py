@@ -1,0 +1,1 @@
+"""Entry point of the woocommerce plugin (skeleton; filled in by its issue)."""
