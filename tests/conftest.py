@@ -1,0 +1,29 @@
+"""Fixtures shared by crmhub's own tests (the kit's fixtures come from crmhub.core.testing)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import pytest
+
+from crmhub.core.hub import Hub
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(crmhub_loopback_only: None) -> None:
+    """No test reaches beyond loopback."""
+
+
+@pytest.fixture
+def make_hub(crmhub_make_hub: Callable[..., Hub]) -> Callable[..., Hub]:
+    """Build hubs on the test's database."""
+    return crmhub_make_hub
+
+
+@pytest.fixture
+def hub(crmhub_hub: Hub) -> Hub:
+    """A hub with no plugin instances."""
+    return crmhub_hub
