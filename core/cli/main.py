@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from crmhub.core.cli import customers, db, importer, plugins_cmd
 from crmhub.core.cli.context import CliContext
@@ -75,14 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     except CrmhubError as exc:
         fail(exc.message)
         return 1
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except click.exceptions.Abort:
+    except typer.Abort:
         fail("aborted")
         return 1
-    except click.ClickException as exc:
-        exc.show()
-        return 2
+    except TyperException as exc:  # usage errors: unknown command, bad option
+        exc.show()  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         fail("interrupted")
         return 1
