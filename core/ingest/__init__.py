@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from crmhub.core.ingest.customers import CustomerUpserter
@@ -64,9 +65,29 @@ class IngestResult:
 class Ingestor:
     """Upserts canonical records for one hub."""
 
+    #: On PostgreSQL, refresh planner statistics after this many rows were written, so a
+    #: first sync into empty tables does not run on plans made for empty tables.
+    ANALYZE_EVERY = 50_000
+    HOT_TABLES = ("customer", "source_identity", '"order"', "order_line", "customer_stats", "consent")
+
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self._warned_currencies: set[str] = set()
+        self._written_since_analyze = 0
+        self._analyzed_once = False
+
+    def _maybe_analyze(self, written: int) -> None:
+        if self.hub.dialect != "postgresql":
+            return
+        self._written_since_analyze += written
+        threshold = 2_000 if not self._analyzed_once else self.ANALYZE_EVERY
+        if self._written_since_analyze < threshold:
+            return
+        self._written_since_analyze = 0
+        self._analyzed_once = True
+        with self.hub.engine.connect() as connection:
+            connection.execute(text(f"ANALYZE {', '.join(self.HOT_TABLES)}"))
+            connection.commit()
 
     def _warn_rate(self, currency: str) -> None:
         if currency not in self._warned_currencies:
@@ -124,6 +145,7 @@ class Ingestor:
         touched |= {cid for cid in result.customer_ids}
         refresh_stats(session, touched, now)
         result.customer_ids |= touched
+        self._maybe_analyze(result.created + result.updated)
         return result
 
     def notify(self, result: IngestResult) -> None:

@@ -145,6 +145,8 @@ class CustomerUpserter:
                 IDENTITY.c.record_hash,
                 IDENTITY.c.erased,
                 IDENTITY.c.deleted_at,
+                IDENTITY.c.email,
+                IDENTITY.c.fields,
             ).where(IDENTITY.c.instance == instance)
             for row in select_in(self.session, statement, IDENTITY.c.external_id, index):
                 item = index[row.external_id]
@@ -164,6 +166,9 @@ class CustomerUpserter:
             item.customer_id = None
             return True
         stale = identity.source_updated_at is not None and item.at < identity.source_updated_at
+        if item.weak and (stale or self._adds_nothing(item)):
+            item.outcome = "unchanged"
+            return True
         same = not item.weak and identity.record_hash == item.digest and (
             (identity.deleted_at is not None) == item.record.deleted
         )
@@ -179,6 +184,20 @@ class CustomerUpserter:
             item.outcome = "deleted"
             return True
         return False
+
+    @staticmethod
+    def _adds_nothing(item: Prepared) -> bool:
+        """Whether a reference only repeats what its identity's source already said."""
+        known = item.identity.fields or {}
+        record = item.record
+        if item.email is not None and item.email != item.identity.email:
+            return False
+        if item.phone is not None and item.phone != normalise_phone(known.get("phone"), None):
+            return False
+        return all(
+            value is None or value == known.get(name)
+            for name, value in (("first_name", record.first_name), ("last_name", record.last_name))
+        )
 
     def _resolve_contacts(self, items: list[Prepared], batch: CustomerBatch) -> None:
         emails = {i.email for i in items if i.email}

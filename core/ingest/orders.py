@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from crmhub.core.ingest.customers import CustomerBatch, CustomerUpserter, record_digest
 from crmhub.core.models import Order, OrderLine, Refund
 from crmhub.core.records import CustomerRecord, OrderRecord
-from crmhub.core.storage.bulk import insert_many, insert_returning_ids, select_in, update_many
+from crmhub.core.storage.bulk import in_values, insert_many, insert_returning_ids, select_in, update_many
 
 ORDER = Order.__table__
 LINE = OrderLine.__table__
@@ -162,8 +162,8 @@ class OrderUpserter:
         update_many(self.session, ORDER, updates)
         changed_ids = [order_id for _, order_id in replaced]
         for part in (changed_ids[i : i + 900] for i in range(0, len(changed_ids), 900)):
-            self.session.execute(delete(LINE).where(LINE.c.order_id.in_(part)))
-            self.session.execute(delete(REFUND).where(REFUND.c.order_id.in_(part)))
+            self.session.execute(delete(LINE).where(in_values(self.session, LINE.c.order_id, part)))
+            self.session.execute(delete(REFUND).where(in_values(self.session, REFUND.c.order_id, part)))
         pairs = list(zip([r for r, _ in inserts], new_ids)) + replaced
         self._write_children(pairs)
         batch.order_ids = new_ids + changed_ids

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Table, bindparam, insert, update
+from sqlalchemy import Column, Table, any_, bindparam, insert, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -25,6 +25,14 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def in_values(session: Session, column: Column[Any], values: Sequence[Any]) -> Any:
+    """``column IN values`` — on PostgreSQL as ``= ANY(array)``: one parameter instead of
+    hundreds, a hashed lookup, and a statement text the driver can cache."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, value=list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
+
+
 def select_in(
     session: Session, statement: Select[Any], column: Column[Any], values: Iterable[Any]
 ) -> list[Any]:
@@ -32,14 +40,26 @@ def select_in(
     distinct = list(dict.fromkeys(v for v in values if v is not None))
     rows: list[Any] = []
     for part in chunks(distinct):
-        rows.extend(session.execute(statement.where(column.in_(part))).all())
+        rows.extend(session.execute(statement.where(in_values(session, column, part))).all())
     return rows
 
 
 def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` and return their new ids in the same order."""
+    """Insert ``rows`` and return their new ids in the same order.
+
+    On PostgreSQL the ids are drawn from the table's sequence first and the rows inserted
+    with a pipelined executemany (several times faster than a multi-row INSERT … RETURNING,
+    whose huge statement text dominates the cost); elsewhere INSERT … RETURNING is used.
+    """
     if not rows:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        ids = list(session.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+            {"table": f'"{table.name}"', "n": len(rows)},
+        ).scalars())
+        session.execute(insert(table), [{**row, "id": new_id} for row, new_id in zip(rows, ids)])
+        return [int(new_id) for new_id in ids]
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     return [row[0] for row in session.execute(statement, rows).all()]
 
