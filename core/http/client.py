@@ -4,6 +4,7 @@ One request goes through these steps, attempt after attempt::
 
     limiter.acquire(cost)          wait for room under every rate-limit policy (shared)
     httpx send                     timeout or dropped connection -> transient, retried
+    limiter.settle(cost)           the request is no longer in flight
     limiter.observe_response(r)    rate-limit headers adapt the shared limiter
     2xx/3xx                        returned
     401/403                        RemoteAuthError, at once
@@ -185,48 +186,56 @@ class ApiClient:
         attempt = 0
         while True:
             attempt += 1
+            request = self._http.build_request(
+                method, url, params=params, json=json, content=content, headers=headers
+            )
             if limiter is not None:
                 limiter.acquire(cost, max_wait=policy.max_total_wait)
-            outcome = self._attempt(method, url, params, json, content, headers, limiter)
+            try:
+                outcome = self._send(request)
+            finally:
+                if limiter is not None:
+                    limiter.settle(cost)
             if isinstance(outcome, httpx.Response):
-                return outcome
+                if limiter is not None:
+                    limiter.observe_response(outcome)
+                outcome = self._classify(request, outcome)
+                if isinstance(outcome, httpx.Response):
+                    return outcome
             error = outcome
             delay = error.retry_after
             if delay is None:
                 delay = policy.backoff(attempt, self._rand)
+            shared_pause = limiter is not None and isinstance(error, RateLimited)
+            if limiter is not None and shared_pause:
+                limiter.pause(delay)  # every worker of this account waits, even if we give up
             if attempt >= policy.max_attempts or waited + delay > policy.max_total_wait:
                 error.retry_after = delay
                 raise error
             logger.debug("retrying in %.2fs after attempt %d: %s", delay, attempt, error)
             waited += delay
-            if limiter is not None and isinstance(error, RateLimited):
-                limiter.pause(delay)  # every worker of this account waits, this one in acquire
-            else:
-                self._sleep(delay)
+            if not shared_pause:
+                self._sleep(delay)  # with a shared pause, the next acquire() does the waiting
 
-    def _attempt(
-        self, method: str, url: str, params: Mapping[str, Any] | None, json: Any,
-        content: bytes | str | None, headers: Mapping[str, str] | None,
-        limiter: RateLimiter | None,
-    ) -> httpx.Response | TransientRemoteError:
-        """Send once: the response when it is usable, a retryable error, or raise."""
-        request = self._http.build_request(
-            method, url, params=params, json=json, content=content, headers=headers
-        )
+    def _send(self, request: httpx.Request) -> httpx.Response | TransientRemoteError:
+        """Send once: the response, or a retryable error for a timeout or lost connection."""
         try:
             response = self._http.send(request)
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
             message = self._describe(request, None, f"{kind} ({type(exc).__name__})")
+            logger.debug("%s", message)
             return TransientRemoteError(message, request=request, instance=self.instance)
         except httpx.TransportError as exc:
             message = self._describe(request, None, f"{type(exc).__name__}: {exc}")
             raise PermanentRemoteError(message, request=request, instance=self.instance) from exc
-        logger.debug(
-            "%s %s -> %d", method, redact(str(request.url)), response.status_code
-        )
-        if limiter is not None:
-            limiter.observe_response(response)
+        logger.debug("%s %s -> %d", request.method, redact(str(request.url)), response.status_code)
+        return response
+
+    def _classify(
+        self, request: httpx.Request, response: httpx.Response
+    ) -> httpx.Response | TransientRemoteError:
+        """Return a usable response or a retryable error; raise the permanent ones."""
         status = response.status_code
         if status < 400:
             return response

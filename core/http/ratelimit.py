@@ -10,12 +10,19 @@ room for it, atomically. The state lives in a backend: the in-process
 The limiter adapts to what the server says. Its *header policy*
 (:mod:`crmhub.core.http.ratelimit_headers`) reads each response and calls :meth:`observe`
 (a bucket's fill: Shopify's ``32/40``) or :meth:`observe_remaining` (what is left of a
-window: HubSpot's ``-Remaining``). With ``learn=True`` a policy adopts the server's
-capacity and window, and a token bucket estimates its leak rate: between two reports
-``used_1`` and ``used_2`` taken ``dt`` seconds apart, with ``n`` units counted in between,
-the server leaked ``(used_1 + n - used_2) / dt`` per second (only a lower bound when the
-bucket ran empty). A 429's ``Retry-After`` goes to :meth:`pause`, which stops the whole key
-for every worker.
+window: HubSpot's ``-Remaining``).
+
+* A bucket report replaces the limiter's own estimate of the fill by the server's count
+  plus the units still *in flight* (admitted by :meth:`acquire`, not yet answered: see
+  :meth:`settle`), so other writers, a wrong rate or a lost request cannot drift it; a late
+  answer never lowers the fill below what a newer report implies.
+* With ``learn=True`` a policy adopts the server's capacity and window, and a token bucket
+  estimates its leak rate: between two reports ``used_1`` and ``used_2`` taken ``dt``
+  seconds apart, with ``n`` units counted in between, the server leaked
+  ``(used_1 + n - used_2) / dt`` per second (only a lower bound when the bucket ran empty).
+* The bucket is kept ``safety_margin`` short of full, so a long sync runs at the leak rate
+  with the server's bucket just below the brim: near the ceiling, almost never a 429.
+* A 429's ``Retry-After`` goes to :meth:`pause`, which stops the key for every worker.
 """
 
 from __future__ import annotations
@@ -100,6 +107,15 @@ class RateLimiter:
                 )
             self._sleep(decision.wait + _EPSILON)
             waited += decision.wait + _EPSILON
+
+    def settle(self, cost: float = 1) -> None:
+        """Say that a request admitted with ``cost`` got its answer (or failed for good).
+
+        Call it after every attempt, *before* :meth:`observe_response`: a server report is
+        then combined with the units still in flight (admitted, not answered) so that the
+        limiter's picture is the server's count plus what the server has not seen yet.
+        """
+        self.backend.settle(self.key, self.policies, cost)
 
     def observe(
         self, used: float, capacity: float, *, policy: str | None = None, cost: float = 1

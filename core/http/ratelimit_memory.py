@@ -18,6 +18,7 @@ from crmhub.core.http.ratelimit_policies import Decision, Policy, SlidingWindow,
 
 ALPHA = 0.3  # weight of a new leak-rate estimate
 MIN_RATE = 0.001
+INFLIGHT_TAU = 60.0  # seconds; in-flight units never settled (a killed worker) fade away
 
 
 @dataclass
@@ -26,6 +27,9 @@ class _Bucket:
     ts: float
     capacity: float
     rate: float
+    inflight: float = 0.0
+    last_used: float | None = None
+    last_t: float = 0.0
     ref_t: float | None = None
     ref_u: float = 0.0
     ref_n: float = 0.0
@@ -33,6 +37,7 @@ class _Bucket:
     def leak(self, now: float) -> None:
         if now > self.ts:
             self.level = max(0.0, self.level - (now - self.ts) * self.rate)
+            self.inflight *= math.exp(-(now - self.ts) / INFLIGHT_TAU)
             self.ts = now
 
     def wait(self, policy: TokenBucket, cost: float) -> float:
@@ -46,7 +51,11 @@ class _Bucket:
             self.capacity = capacity
         if policy.learn:
             self._estimate_rate(policy, now, used, cost)
-        self.level = max(self.level, used)
+        if self.last_used is not None:  # a late answer must not undo a newer report
+            used = max(used, self.last_used - self.rate * (now - self.last_t))
+        self.last_used, self.last_t = used, now
+        # the server's count, plus what was admitted and has not been answered yet
+        self.level = used + self.inflight
 
     def _estimate_rate(self, policy: TokenBucket, now: float, used: float, cost: float) -> None:
         if self.ref_t is None:
@@ -139,6 +148,7 @@ class MemoryLimiterBackend:
                 return Decision(wait, now)
             for bucket in buckets:
                 bucket.level += cost
+                bucket.inflight += cost
             for window in windows:
                 window.add(now, cost)
             return Decision(0.0, now)
@@ -168,6 +178,15 @@ class MemoryLimiterBackend:
             if unseen > 0:
                 state.add(now, unseen)
 
+    def settle(self, key: str, policies: Mapping[str, Policy], cost: float) -> None:
+        """Mark ``cost`` admitted units as answered (or failed): no longer in flight."""
+        with self._lock:
+            now = self._clock()
+            for name, policy in policies.items():
+                if isinstance(policy, TokenBucket):
+                    bucket = self._bucket(key, name, policy, now)
+                    bucket.inflight = max(0.0, bucket.inflight - cost)
+
     def pause(self, key: str, seconds: float) -> None:
         """Admit nothing under ``key`` for ``seconds`` (extends, never shortens, a pause)."""
         with self._lock:
@@ -180,6 +199,7 @@ class MemoryLimiterBackend:
             now = self._clock()
             if isinstance(policy, TokenBucket):
                 b = self._bucket(key, name, policy, now)
-                return {"capacity": b.capacity, "rate": b.rate, "level": b.level}
+                return {"capacity": b.capacity, "rate": b.rate, "level": b.level,
+                        "inflight": b.inflight}
             w = self._window(key, name, policy, now)
             return {"limit": w.limit, "window": w.window, "count": float(len(w.log))}

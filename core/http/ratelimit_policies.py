@@ -115,6 +115,9 @@ class LimiterBackend(Protocol):
     ) -> None:
         """Record a server report of what is left in its window."""
 
+    def settle(self, key: str, policies: Mapping[str, Policy], cost: float) -> None:
+        """Mark ``cost`` admitted units as answered or failed: no longer in flight."""
+
     def pause(self, key: str, seconds: float) -> None:
         """Admit nothing under ``key`` for ``seconds`` (extends, never shortens, a pause)."""
 

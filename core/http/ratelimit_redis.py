@@ -29,23 +29,30 @@ if ARGV[2] ~= '' then now = tonumber(ARGV[2]) else
   local t = redis.call('TIME'); now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local args = cjson.decode(ARGV[3])
-local TTL_MS, ALPHA, MIN_RATE = 86400000, 0.3, 0.001
+local TTL_MS, ALPHA, MIN_RATE, INFLIGHT_TAU = 86400000, 0.3, 0.001, 60.0
 local function f(x) return string.format('%.6f', x) end
 
 local function load_bucket(hkey, spec)
-  local h = redis.call('HMGET', hkey, 'level', 'ts', 'capacity', 'rate', 'ref_t', 'ref_u', 'ref_n')
+  local h = redis.call('HMGET', hkey, 'level', 'ts', 'capacity', 'rate', 'ref_t', 'ref_u', 'ref_n',
+    'inflight', 'last_used', 'last_t')
   local b = {level = tonumber(h[1]) or 0, ts = tonumber(h[2]) or now,
     capacity = tonumber(h[3]) or spec.capacity, rate = tonumber(h[4]) or spec.rate,
-    ref_t = tonumber(h[5]), ref_u = tonumber(h[6]) or 0, ref_n = tonumber(h[7]) or 0}
+    ref_t = tonumber(h[5]), ref_u = tonumber(h[6]) or 0, ref_n = tonumber(h[7]) or 0,
+    inflight = tonumber(h[8]) or 0, last_used = tonumber(h[9]), last_t = tonumber(h[10]) or 0}
   if not spec.learn then b.capacity = spec.capacity; b.rate = spec.rate end
-  if now > b.ts then b.level = math.max(0, b.level - (now - b.ts) * b.rate); b.ts = now end
+  if now > b.ts then
+    b.level = math.max(0, b.level - (now - b.ts) * b.rate)
+    b.inflight = b.inflight * math.exp(-(now - b.ts) / INFLIGHT_TAU)
+    b.ts = now
+  end
   return b
 end
 
 local function save_bucket(hkey, b)
   redis.call('HSET', hkey, 'level', f(b.level), 'ts', f(b.ts), 'capacity', f(b.capacity),
-    'rate', f(b.rate), 'ref_u', f(b.ref_u), 'ref_n', f(b.ref_n))
+    'rate', f(b.rate), 'ref_u', f(b.ref_u), 'ref_n', f(b.ref_n), 'inflight', f(b.inflight))
   if b.ref_t then redis.call('HSET', hkey, 'ref_t', f(b.ref_t)) end
+  if b.last_used then redis.call('HSET', hkey, 'last_used', f(b.last_used), 'last_t', f(b.last_t)) end
   redis.call('PEXPIRE', hkey, TTL_MS)
 end
 
@@ -96,7 +103,8 @@ if op == 'acquire' then
   if wait > 0 then return {f(wait), f(now)} end
   for i, spec in ipairs(args.policies) do
     if spec.kind == 'bucket' then
-      loaded[i].level = loaded[i].level + cost; save_bucket(KEYS[2 * i], loaded[i])
+      loaded[i].level = loaded[i].level + cost; loaded[i].inflight = loaded[i].inflight + cost
+      save_bucket(KEYS[2 * i], loaded[i])
     else
       save_window(KEYS[2 * i], KEYS[2 * i + 1], loaded[i], cost)
     end
@@ -121,8 +129,20 @@ elseif op == 'observe_bucket' then
       end
     end
   end
-  b.level = math.max(b.level, used)
+  if b.last_used then  -- a late answer must not undo a newer report
+    used = math.max(used, b.last_used - b.rate * (now - b.last_t))
+  end
+  b.last_used, b.last_t = used, now
+  b.level = used + b.inflight  -- the server's count plus what it has not answered yet
   save_bucket(KEYS[2], b)
+  return {'0', f(now)}
+elseif op == 'settle' then
+  for i, spec in ipairs(args.policies) do
+    if spec.kind == 'bucket' then
+      local b = load_bucket(KEYS[2 * i], spec)
+      b.inflight = math.max(0, b.inflight - args.cost); save_bucket(KEYS[2 * i], b)
+    end
+  end
   return {'0', f(now)}
 elseif op == 'observe_window' then
   local spec = args.policy
@@ -150,7 +170,8 @@ elseif op == 'state' then
   local spec = args.policy
   if spec.kind == 'bucket' then
     local b = load_bucket(KEYS[2], spec)
-    return {cjson.encode({capacity = b.capacity, rate = b.rate, level = b.level}), f(now)}
+    return {cjson.encode({capacity = b.capacity, rate = b.rate, level = b.level,
+      inflight = b.inflight}), f(now)}
   end
   local w = load_window(KEYS[2], KEYS[3], spec)
   return {cjson.encode({limit = w.limit, window = w.window, count = w.count}), f(now)}
@@ -217,6 +238,11 @@ class RedisLimiterBackend:
         payload = {"policy": policy.spec(), "remaining": float(remaining), "limit": float(limit),
                    "window": float(window)}
         self._run("observe_window", self._keys(key, [name]), payload)
+
+    def settle(self, key: str, policies: Mapping[str, Policy], cost: float) -> None:
+        """Mark ``cost`` admitted units as answered or failed: no longer in flight."""
+        specs = [policy.spec() for policy in policies.values()]
+        self._run("settle", self._keys(key, list(policies)), {"cost": float(cost), "policies": specs})
 
     def pause(self, key: str, seconds: float) -> None:
         """Admit nothing under ``key`` for ``seconds`` (extends, never shortens, a pause)."""
