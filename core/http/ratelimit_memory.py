@@ -11,6 +11,7 @@ import bisect
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from crmhub.core.http.ratelimit_policies import Decision, Policy, SlidingWindow,
 ALPHA = 0.3  # weight of a new leak-rate estimate
 MIN_RATE = 0.001
 INFLIGHT_TAU = 60.0  # seconds; in-flight units never settled (a killed worker) fade away
+PENDING_TTL = 300.0  # seconds; a window entry never settled is no longer re-stamped
 
 
 @dataclass
@@ -79,9 +81,12 @@ class _Window:
     limit: float
     window: float
     log: list[float] = field(default_factory=list)
+    pending: deque[float] = field(default_factory=deque)  # admission times not yet answered
 
     def prune(self, now: float) -> None:
         del self.log[: bisect.bisect_right(self.log, now - self.window)]
+        while self.pending and self.pending[0] < now - PENDING_TTL:
+            self.pending.popleft()
 
     def wait(self, policy: SlidingWindow, now: float, cost: float) -> float:
         allowed = max(cost, math.floor(self.limit * (1 - policy.safety_margin) + 1e-9))
@@ -91,8 +96,22 @@ class _Window:
         oldest_to_expire = self.log[math.ceil(excess) - 1]
         return max(0.0, oldest_to_expire + self.window - now)
 
-    def add(self, now: float, units: float) -> None:
+    def add(self, now: float, units: float, *, pending: bool) -> None:
         for _ in range(math.ceil(units)):
+            bisect.insort(self.log, now)
+            if pending:
+                self.pending.append(now)
+
+    def settle(self, now: float, units: float) -> None:
+        """Re-stamp answered entries at ``now``: the server counted them on arrival, which
+        may be later than their admission, so they must not leave the window earlier."""
+        for _ in range(math.ceil(units)):
+            if not self.pending:
+                return
+            admitted = self.pending.popleft()
+            index = bisect.bisect_left(self.log, admitted)
+            if index < len(self.log) and self.log[index] == admitted:
+                del self.log[index]
             bisect.insort(self.log, now)
 
 
@@ -150,7 +169,7 @@ class MemoryLimiterBackend:
                 bucket.level += cost
                 bucket.inflight += cost
             for window in windows:
-                window.add(now, cost)
+                window.add(now, cost, pending=True)
             return Decision(0.0, now)
 
     def observe_bucket(
@@ -176,7 +195,7 @@ class MemoryLimiterBackend:
             server_used = (limit if limit > 0 else state.limit) - remaining
             unseen = server_used - len(state.log)
             if unseen > 0:
-                state.add(now, unseen)
+                state.add(now, unseen, pending=False)
 
     def settle(self, key: str, policies: Mapping[str, Policy], cost: float) -> None:
         """Mark ``cost`` admitted units as answered (or failed): no longer in flight."""
@@ -186,6 +205,8 @@ class MemoryLimiterBackend:
                 if isinstance(policy, TokenBucket):
                     bucket = self._bucket(key, name, policy, now)
                     bucket.inflight = max(0.0, bucket.inflight - cost)
+                else:
+                    self._window(key, name, policy, now).settle(now, cost)
 
     def pause(self, key: str, seconds: float) -> None:
         """Admit nothing under ``key`` for ``seconds`` (extends, never shortens, a pause)."""
@@ -202,4 +223,5 @@ class MemoryLimiterBackend:
                 return {"capacity": b.capacity, "rate": b.rate, "level": b.level,
                         "inflight": b.inflight}
             w = self._window(key, name, policy, now)
-            return {"limit": w.limit, "window": w.window, "count": float(len(w.log))}
+            return {"limit": w.limit, "window": w.window, "count": float(len(w.log)),
+                    "pending": float(len(w.pending))}

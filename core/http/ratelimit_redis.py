@@ -8,6 +8,7 @@ machines with skewed clocks agree (tests may inject a clock instead). Keys::
     crmhub:ratelimit:<key>:pause          the end of a Retry-After pause (string, PX expiry)
     crmhub:ratelimit:<key>:<policy>       state hash: level, ts, capacity, rate, limit, ...
     crmhub:ratelimit:<key>:<policy>:log   sliding-window log (sorted set of timestamps)
+    crmhub:ratelimit:<key>:<policy>:pending  window entries admitted, not yet answered
 
 The arithmetic is the same as :mod:`crmhub.core.http.ratelimit_memory`.
 """
@@ -29,7 +30,7 @@ if ARGV[2] ~= '' then now = tonumber(ARGV[2]) else
   local t = redis.call('TIME'); now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local args = cjson.decode(ARGV[3])
-local TTL_MS, ALPHA, MIN_RATE, INFLIGHT_TAU = 86400000, 0.3, 0.001, 60.0
+local TTL_MS, ALPHA, MIN_RATE, INFLIGHT_TAU, PENDING_TTL = 86400000, 0.3, 0.001, 60.0, 300.0
 local function f(x) return string.format('%.6f', x) end
 
 local function load_bucket(hkey, spec)
@@ -67,11 +68,13 @@ local function load_window(hkey, zkey, spec)
   return w
 end
 
-local function save_window(hkey, zkey, w, units)
+local function save_window(hkey, zkey, pkey, w, units)
   for _ = 1, math.ceil(units) do
-    local seq = redis.call('HINCRBY', hkey, 'seq', 1)
-    redis.call('ZADD', zkey, f(now), f(now) .. ':' .. seq)
+    local member = f(now) .. ':' .. redis.call('HINCRBY', hkey, 'seq', 1)
+    redis.call('ZADD', zkey, f(now), member)
+    if pkey then redis.call('ZADD', pkey, f(now), member) end
   end
+  if pkey then redis.call('PEXPIRE', pkey, PENDING_TTL * 1000) end
   redis.call('HSET', hkey, 'limit', f(w.limit), 'window', f(w.window))
   redis.call('PEXPIRE', hkey, TTL_MS)
   redis.call('PEXPIRE', zkey, math.ceil(w.window * 1000) + 1000)
@@ -82,7 +85,7 @@ if op == 'acquire' then
   local paused = tonumber(redis.call('GET', KEYS[1]) or '0')
   if paused > now then wait = paused - now end
   for i, spec in ipairs(args.policies) do
-    local hkey, zkey = KEYS[2 * i], KEYS[2 * i + 1]
+    local hkey, zkey = KEYS[3 * i - 1], KEYS[3 * i]
     if spec.kind == 'bucket' then
       local b = load_bucket(hkey, spec)
       local excess = b.level + cost - math.max(cost, b.capacity * (1 - spec.margin))
@@ -104,9 +107,9 @@ if op == 'acquire' then
   for i, spec in ipairs(args.policies) do
     if spec.kind == 'bucket' then
       loaded[i].level = loaded[i].level + cost; loaded[i].inflight = loaded[i].inflight + cost
-      save_bucket(KEYS[2 * i], loaded[i])
+      save_bucket(KEYS[3 * i - 1], loaded[i])
     else
-      save_window(KEYS[2 * i], KEYS[2 * i + 1], loaded[i], cost)
+      save_window(KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1], loaded[i], cost)
     end
   end
   return {'0', f(now)}
@@ -138,9 +141,18 @@ elseif op == 'observe_bucket' then
   return {'0', f(now)}
 elseif op == 'settle' then
   for i, spec in ipairs(args.policies) do
+    local hkey, zkey, pkey = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
     if spec.kind == 'bucket' then
-      local b = load_bucket(KEYS[2 * i], spec)
-      b.inflight = math.max(0, b.inflight - args.cost); save_bucket(KEYS[2 * i], b)
+      local b = load_bucket(hkey, spec)
+      b.inflight = math.max(0, b.inflight - args.cost); save_bucket(hkey, b)
+    else  -- re-stamp answered entries: the server counted them on arrival, maybe later
+      local w = load_window(hkey, zkey, spec)
+      redis.call('ZREMRANGEBYSCORE', pkey, '-inf', f(now - PENDING_TTL))
+      for _ = 1, math.ceil(args.cost) do
+        local popped = redis.call('ZPOPMIN', pkey, 1)
+        if popped[1] then redis.call('ZADD', zkey, f(now), popped[1]) end
+      end
+      redis.call('PEXPIRE', zkey, math.ceil(w.window * 1000) + 1000)
     end
   end
   return {'0', f(now)}
@@ -158,7 +170,7 @@ elseif op == 'observe_window' then
   if args.limit > 0 then server_limit = args.limit end
   local unseen = server_limit - args.remaining - w.count
   if unseen < 0 then unseen = 0 end
-  save_window(KEYS[2], KEYS[3], w, unseen)
+  save_window(KEYS[2], KEYS[3], nil, w, unseen)
   return {'0', f(now)}
 elseif op == 'pause' then
   local paused = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -174,7 +186,9 @@ elseif op == 'state' then
       inflight = b.inflight}), f(now)}
   end
   local w = load_window(KEYS[2], KEYS[3], spec)
-  return {cjson.encode({limit = w.limit, window = w.window, count = w.count}), f(now)}
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', f(now - PENDING_TTL))
+  return {cjson.encode({limit = w.limit, window = w.window, count = w.count,
+    pending = redis.call('ZCARD', KEYS[4])}), f(now)}
 end
 return redis.error_reply('unknown limiter operation ' .. tostring(op))
 """
@@ -205,7 +219,7 @@ class RedisLimiterBackend:
         base = f"{self.prefix}{key}"
         keys = [f"{base}:pause"]
         for name in names:
-            keys += [f"{base}:{name}", f"{base}:{name}:log"]
+            keys += [f"{base}:{name}", f"{base}:{name}:log", f"{base}:{name}:pending"]
         return keys
 
     def _run(self, op: str, keys: list[str], payload: dict[str, Any]) -> tuple[str, float]:

@@ -147,7 +147,7 @@ def test_window_learns_limit_and_counts_unseen_use(
     lim = limiter(limiter_key, backend, clock,
                   general=SlidingWindow(100, 10.0, learn=True))
     lim.observe_remaining(7, 10, 1.0)  # 3 used elsewhere, 10 per second in all
-    assert lim.state()["general"] == {"limit": 10, "window": 1.0, "count": 3}
+    assert lim.state()["general"] == {"limit": 10, "window": 1.0, "count": 3, "pending": 0}
     assert [lim.acquire() for _ in range(7)] == [0.0] * 7
     assert lim.acquire() == pytest.approx(1.0, abs=0.002)
 
@@ -162,5 +162,34 @@ def test_redis_keys_are_namespaced_and_script_is_cached(
     lim.pause(1.0)
     keys = sorted(k.decode() for k in backend.redis.scan_iter(f"crmhub:ratelimit:{limiter_key}*"))
     base = f"crmhub:ratelimit:{limiter_key}"
-    assert keys == [f"{base}:bucket", f"{base}:general", f"{base}:general:log", f"{base}:pause"]
+    assert keys == [f"{base}:bucket", f"{base}:general", f"{base}:general:log",
+                    f"{base}:general:pending", f"{base}:pause"]
     assert backend.redis.script_exists(backend._script.sha) == [True]
+
+
+def test_answered_window_entries_count_from_the_answer(
+    backend: LimiterBackend, clock: FakeClock, limiter_key: str
+) -> None:
+    # Given 2 of 2 admitted at t0, answered 0.3 s later (the server counted them on arrival)
+    lim = limiter(limiter_key, backend, clock, window=SlidingWindow(2, 1.0))
+    start = clock.now
+    lim.acquire(), lim.acquire()
+    assert lim.state()["window"]["pending"] == 2
+    clock.advance(0.3)
+    lim.settle(), lim.settle()
+    # Then the next slot opens 1 s after the answers, not 1 s after the admissions
+    assert lim.state()["window"]["pending"] == 0
+    expected = start + 0.3 + 1.0 - clock.now
+    assert lim.acquire() == pytest.approx(expected, abs=0.002)
+
+
+def test_settle_releases_bucket_in_flight_units(
+    backend: LimiterBackend, clock: FakeClock, limiter_key: str
+) -> None:
+    lim = limiter(limiter_key, backend, clock, bucket=TokenBucket(40, 2, safety_margin=0.1))
+    for _ in range(3):
+        lim.acquire()
+    lim.settle()
+    # the server has counted 5 (2 from elsewhere); 2 of ours are still on their way
+    lim.observe(5, 40)
+    assert lim.state()["bucket"]["level"] == pytest.approx(7)
