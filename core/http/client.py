@@ -26,10 +26,9 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from importlib import metadata
-from typing import Any
+from typing import Any, Self
 
 import httpx
-
 from crmhub.core.errors import (
     PermanentRemoteError,
     RateLimited,
@@ -58,12 +57,13 @@ def _version() -> str:
 
 
 DEFAULT_USER_AGENT = f"crmhub/{_version()}"
+DEFAULT_RETRY = RetryPolicy()
 
 
 def _excerpt(response: httpx.Response, limit: int = 200) -> str:
     try:
         text = response.text
-    except Exception:  # undecodable body: the status says enough
+    except (UnicodeDecodeError, LookupError):  # undecodable body: the status says enough
         return ""
     text = " ".join(text.split())
     return text[:limit] + ("..." if len(text) > limit else "")
@@ -97,7 +97,7 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout = 30,
         limiter: RateLimiter | None = None,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         instance: str | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         sleep: Callable[[float], None] = time.sleep,
@@ -112,7 +112,10 @@ class ApiClient:
         if isinstance(auth, tuple):
             register_secret(auth[1])
         self._http = httpx.Client(
-            base_url=base_url, transport=transport, auth=auth, headers=all_headers,
+            base_url=base_url,
+            transport=transport,
+            auth=auth,
+            headers=all_headers,
             timeout=timeout,
         )
         self.limiter = limiter
@@ -127,7 +130,7 @@ class ApiClient:
         """The API root every relative path is joined to."""
         return self._http.base_url
 
-    def __enter__(self) -> ApiClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -138,8 +141,12 @@ class ApiClient:
         self._http.close()
 
     def get_json(
-        self, url: str, *, params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None, cost: float = 1,
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        cost: float = 1,
     ) -> Any:
         """GET ``url`` and return the parsed JSON body.
 
@@ -151,7 +158,9 @@ class ApiClient:
         except ValueError as exc:
             raise TransientRemoteError(
                 self._describe(response.request, response, "response is not JSON"),
-                request=response.request, response=response, instance=self.instance,
+                request=response.request,
+                response=response,
+                instance=self.instance,
             ) from exc
 
     def request(
@@ -240,8 +249,11 @@ class ApiClient:
         if status < 400:
             return response
         retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
-        context: dict[str, Any] = {"request": request, "response": response,
-                                   "instance": self.instance}
+        context: dict[str, Any] = {
+            "request": request,
+            "response": response,
+            "instance": self.instance,
+        }
         message = self._describe(request, response, _excerpt(response))
         if status in (401, 403):
             raise RemoteAuthError(message, **context)
@@ -253,8 +265,11 @@ class ApiClient:
             raise TransientRemoteError(message, retry_after=retry_after, **context)
         raise PermanentRemoteError(message, **context)
 
-    def _describe(self, request: httpx.Request, response: httpx.Response | None, detail: str) -> str:
+    def _describe(
+        self, request: httpx.Request, response: httpx.Response | None, detail: str
+    ) -> str:
         where = f"{request.method} {request.url.path}"
         status = f" -> {response.status_code}" if response is not None else ""
         prefix = f"[{self.instance}] " if self.instance else ""
-        return redact(f"{prefix}{where}{status}: {detail}" if detail else f"{prefix}{where}{status}")
+        text = f"{prefix}{where}{status}: {detail}" if detail else f"{prefix}{where}{status}"
+        return str(redact(text))

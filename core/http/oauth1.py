@@ -21,7 +21,6 @@ from typing import Literal
 from urllib.parse import parse_qsl, quote
 
 import httpx
-
 from crmhub.core.errors import register_secret
 
 SignatureMethod = Literal["HMAC-SHA1", "HMAC-SHA256"]
@@ -36,8 +35,10 @@ def percent_encode(value: str) -> str:
 def base_string_uri(url: httpx.URL) -> str:
     """Return the base string URI (RFC 5849 §3.4.1.2): no query, default port dropped."""
     scheme, host = url.scheme.lower(), (url.host or "").lower()
-    port = "" if url.port is None or (scheme, url.port) in (("http", 80), ("https", 443)) else (
-        f":{url.port}"
+    port = (
+        ""
+        if url.port is None or (scheme, url.port) in (("http", 80), ("https", 443))
+        else (f":{url.port}")
     )
     path = url.raw_path.split(b"?", 1)[0].decode("ascii") or "/"
     return f"{scheme}://{host}{port}{path}"
@@ -52,13 +53,18 @@ def normalized_parameters(params: Iterable[tuple[str, str]]) -> str:
 def signature_base_string(method: str, url: httpx.URL, params: Iterable[tuple[str, str]]) -> str:
     """Return ``METHOD&uri&params`` (RFC 5849 §3.4.1); ``params`` include the query's."""
     return "&".join(
-        (method.upper(), percent_encode(base_string_uri(url)),
-         percent_encode(normalized_parameters(params)))
+        (
+            method.upper(),
+            percent_encode(base_string_uri(url)),
+            percent_encode(normalized_parameters(params)),
+        )
     )
 
 
 def sign(
-    base_string: str, consumer_secret: str, token_secret: str = "",
+    base_string: str,
+    consumer_secret: str,
+    token_secret: str = "",
     method: SignatureMethod = "HMAC-SHA1",
 ) -> str:
     """Return the base64 HMAC of ``base_string`` keyed ``secret&token_secret`` (§3.4.2)."""

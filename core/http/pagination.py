@@ -25,7 +25,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 import httpx
-
 from crmhub.core.errors import PermanentRemoteError, TransientRemoteError
 from crmhub.core.http.client import ApiClient
 from crmhub.core.http.pagination_tokens import CursorToken, LinkToken, Page, PageNumberToken
@@ -48,7 +47,8 @@ def _json(response: httpx.Response) -> Any:
     except ValueError as exc:
         raise TransientRemoteError(
             f"{response.request.method} {response.request.url.path}: page is not JSON",
-            request=response.request, response=response,
+            request=response.request,
+            response=response,
         ) from exc
 
 
@@ -60,7 +60,8 @@ def _items(response: httpx.Response, items_path: str | None) -> list[Any]:
         raise PermanentRemoteError(
             f"{response.request.method} {response.request.url.path}: "
             f"expected a list at {items_path or 'the top level'}",
-            request=response.request, response=response,
+            request=response.request,
+            response=response,
         )
     return found
 
@@ -93,7 +94,10 @@ class LinkHeaderPaginator:
         self.rel = rel
 
     def pages(
-        self, client: ApiClient, path: str, params: Mapping[str, Any] | None = None,
+        self,
+        client: ApiClient,
+        path: str,
+        params: Mapping[str, Any] | None = None,
         start: LinkToken | None = None,
     ) -> Iterator[Page[LinkToken]]:
         """Yield pages: ``params`` go on the first request only, never on a next link."""
@@ -106,7 +110,9 @@ class LinkHeaderPaginator:
             if link:
                 absolute = response.request.url.join(link)
                 if not _same_origin(absolute, client.base_url):
-                    raise PermanentRemoteError(f"next link leaves the API's origin: {absolute.host}")
+                    raise PermanentRemoteError(
+                        f"next link leaves the API's origin: {absolute.host}"
+                    )
                 if absolute == response.request.url:
                     raise PermanentRemoteError(f"next link repeats the page: {absolute.path}")
                 next_token = LinkToken(next_url=str(absolute))
@@ -124,9 +130,15 @@ class PageNumberPaginator:
     """
 
     def __init__(
-        self, *, per_page: int = 100, items_path: str | None = None, page_param: str = "page",
-        per_page_param: str = "per_page", first_page: int = 1,
-        total_header: str = "X-WP-Total", total_pages_header: str = "X-WP-TotalPages",
+        self,
+        *,
+        per_page: int = 100,
+        items_path: str | None = None,
+        page_param: str = "page",
+        per_page_param: str = "per_page",
+        first_page: int = 1,
+        total_header: str = "X-WP-Total",
+        total_pages_header: str = "X-WP-TotalPages",
     ) -> None:
         self.per_page = per_page
         self.items_path = items_path
@@ -137,7 +149,10 @@ class PageNumberPaginator:
         self.total_pages_header = total_pages_header
 
     def pages(
-        self, client: ApiClient, path: str, params: Mapping[str, Any] | None = None,
+        self,
+        client: ApiClient,
+        path: str,
+        params: Mapping[str, Any] | None = None,
         start: PageNumberToken | None = None,
     ) -> Iterator[Page[PageNumberToken]]:
         """Yield pages from ``start`` (or the first page) to the last one."""
@@ -172,8 +187,12 @@ class JsonCursorPaginator:
     """
 
     def __init__(
-        self, *, cursor_path: str = "paging.next.after", cursor_param: str = "after",
-        items_path: str | None = "results", method: Literal["GET", "POST"] = "GET",
+        self,
+        *,
+        cursor_path: str = "paging.next.after",
+        cursor_param: str = "after",
+        items_path: str | None = "results",
+        method: Literal["GET", "POST"] = "GET",
     ) -> None:
         self.cursor_path = cursor_path
         self.cursor_param = cursor_param
@@ -181,7 +200,10 @@ class JsonCursorPaginator:
         self.method = method
 
     def pages(
-        self, client: ApiClient, path: str, params: Mapping[str, Any] | None = None,
+        self,
+        client: ApiClient,
+        path: str,
+        params: Mapping[str, Any] | None = None,
         start: CursorToken | None = None,
     ) -> Iterator[Page[CursorToken]]:
         """Yield pages until the body carries no cursor."""

@@ -132,7 +132,11 @@ class RateLimiter:
             )
         else:
             self.backend.observe_window(
-                self.key, name, chosen, remaining=capacity - used, limit=capacity,
+                self.key,
+                name,
+                chosen,
+                remaining=capacity - used,
+                limit=capacity,
                 window=chosen.window_seconds,
             )
 

@@ -22,7 +22,6 @@ from crmhub.core.http.ratelimit_policies import SlidingWindow, TokenBucket
 
 if TYPE_CHECKING:
     import httpx
-
     from crmhub.core.http.ratelimit import RateLimiter
 
 logger = logging.getLogger("crmhub.http.ratelimit")

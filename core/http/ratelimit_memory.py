@@ -47,7 +47,9 @@ class _Bucket:
         excess = self.level + cost - ceiling
         return excess / self.rate if excess > 0 else 0.0
 
-    def observe(self, policy: TokenBucket, now: float, used: float, capacity: float, cost: float) -> None:
+    def observe(
+        self, policy: TokenBucket, now: float, used: float, capacity: float, cost: float
+    ) -> None:
         if policy.learn and capacity > 0 and capacity != self.capacity:
             self.rate *= capacity / self.capacity  # keep the plan's ratio until measured
             self.capacity = capacity
@@ -94,7 +96,7 @@ class _Window:
         if excess <= 0:
             return 0.0
         oldest_to_expire = self.log[math.ceil(excess) - 1]
-        return max(0.0, oldest_to_expire + self.window - now)
+        return max(0.0, float(oldest_to_expire + self.window - now))
 
     def add(self, now: float, units: float, *, pending: bool) -> None:
         for _ in range(math.ceil(units)):
@@ -181,7 +183,13 @@ class MemoryLimiterBackend:
             self._bucket(key, name, policy, now).observe(policy, now, used, capacity, cost)
 
     def observe_window(
-        self, key: str, name: str, policy: SlidingWindow, *, remaining: float, limit: float,
+        self,
+        key: str,
+        name: str,
+        policy: SlidingWindow,
+        *,
+        remaining: float,
+        limit: float,
         window: float,
     ) -> None:
         """Record a server report of what is left in its window; unseen use is added as now."""
@@ -220,8 +228,16 @@ class MemoryLimiterBackend:
             now = self._clock()
             if isinstance(policy, TokenBucket):
                 b = self._bucket(key, name, policy, now)
-                return {"capacity": b.capacity, "rate": b.rate, "level": b.level,
-                        "inflight": b.inflight}
+                return {
+                    "capacity": b.capacity,
+                    "rate": b.rate,
+                    "level": b.level,
+                    "inflight": b.inflight,
+                }
             w = self._window(key, name, policy, now)
-            return {"limit": w.limit, "window": w.window, "count": float(len(w.log)),
-                    "pending": float(len(w.pending))}
+            return {
+                "limit": w.limit,
+                "window": w.window,
+                "count": float(len(w.log)),
+                "pending": float(len(w.pending)),
+            }

@@ -110,7 +110,13 @@ class LimiterBackend(Protocol):
         """Record a server report of a bucket's fill level (``cost`` units were counted)."""
 
     def observe_window(
-        self, key: str, name: str, policy: SlidingWindow, *, remaining: float, limit: float,
+        self,
+        key: str,
+        name: str,
+        policy: SlidingWindow,
+        *,
+        remaining: float,
+        limit: float,
         window: float,
     ) -> None:
         """Record a server report of what is left in its window."""

@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis as redis_lib
-
 from crmhub.core.http.ratelimit_policies import Decision, Policy, SlidingWindow, TokenBucket
 
 LUA = r"""
@@ -240,23 +239,39 @@ class RedisLimiterBackend:
         self, key: str, name: str, policy: TokenBucket, *, used: float, capacity: float, cost: float
     ) -> None:
         """Record a server report of a bucket's fill level (``cost`` units were counted)."""
-        payload = {"policy": policy.spec(), "used": float(used), "capacity": float(capacity),
-                   "cost": float(cost)}
+        payload = {
+            "policy": policy.spec(),
+            "used": float(used),
+            "capacity": float(capacity),
+            "cost": float(cost),
+        }
         self._run("observe_bucket", self._keys(key, [name]), payload)
 
     def observe_window(
-        self, key: str, name: str, policy: SlidingWindow, *, remaining: float, limit: float,
+        self,
+        key: str,
+        name: str,
+        policy: SlidingWindow,
+        *,
+        remaining: float,
+        limit: float,
         window: float,
     ) -> None:
         """Record a server report of what is left in its window; unseen use is added as now."""
-        payload = {"policy": policy.spec(), "remaining": float(remaining), "limit": float(limit),
-                   "window": float(window)}
+        payload = {
+            "policy": policy.spec(),
+            "remaining": float(remaining),
+            "limit": float(limit),
+            "window": float(window),
+        }
         self._run("observe_window", self._keys(key, [name]), payload)
 
     def settle(self, key: str, policies: Mapping[str, Policy], cost: float) -> None:
         """Mark ``cost`` admitted units as answered or failed: no longer in flight."""
         specs = [policy.spec() for policy in policies.values()]
-        self._run("settle", self._keys(key, list(policies)), {"cost": float(cost), "policies": specs})
+        self._run(
+            "settle", self._keys(key, list(policies)), {"cost": float(cost), "policies": specs}
+        )
 
     def pause(self, key: str, seconds: float) -> None:
         """Admit nothing under ``key`` for ``seconds`` (extends, never shortens, a pause)."""

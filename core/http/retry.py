@@ -11,10 +11,11 @@ layer can reschedule the whole job (its ``retry_after`` says when).
 from __future__ import annotations
 
 import email.utils
+import math
 import random
-from datetime import timezone
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 
 #: Statuses retried inside the client. Other 5xx are raised at once as transient errors.
 RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
@@ -52,7 +53,7 @@ class RetryPolicy:
         :returns: seconds to wait before the next attempt.
         """
         cap = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
-        return cap * rand()
+        return float(cap * rand())
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -75,8 +76,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:  # "-0000" dates: HTTP-dates are always UTC
-            when = when.replace(tzinfo=timezone.utc)
+            when = when.replace(tzinfo=UTC)
         return max(0.0, when.timestamp() - now)
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+    if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)

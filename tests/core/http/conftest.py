@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 import redis
 import uvicorn
-from starlette.types import ASGIApp
-
-from http_fakes import FakeClock
-
 from crmhub.core.http import LimiterBackend, MemoryLimiterBackend, RedisLimiterBackend
+from http_fakes import FakeClock
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from starlette.types import ASGIApp
 
 _LOOPBACK = ("127.", "::1", "localhost")
 
@@ -98,6 +98,7 @@ def clock() -> FakeClock:
 
 
 REDIS_URL = os.environ.get("CRMHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+_NO_RETRY = Retry(NoBackoff(), 0)
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +106,7 @@ def redis_url() -> str:
     """The test Redis; fails loudly in CI when it is down, skips elsewhere."""
     url = REDIS_URL
     try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        redis.Redis.from_url(url, socket_connect_timeout=2, retry=_NO_RETRY).ping()
     except (redis.RedisError, OSError) as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"Redis is required in CI but unreachable at {url}: {exc}")
@@ -119,7 +120,7 @@ def limiter_key() -> Iterator[str]:
     key = f"test-{uuid.uuid4().hex}"
     yield key
     try:
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5, retry=_NO_RETRY)
         for name in client.scan_iter(f"crmhub:ratelimit:{key}*"):
             client.delete(name)
     except (redis.RedisError, OSError):

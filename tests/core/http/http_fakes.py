@@ -72,10 +72,15 @@ class ScriptedApi:
 
     async def handle(self, request: Request) -> Response:
         path = request.path_params["path"]
-        self.calls.append({
-            "path": path, "method": request.method, "query": request.url.query,
-            "headers": dict(request.headers), "body": await request.body(),
-        })
+        self.calls.append(
+            {
+                "path": path,
+                "method": request.method,
+                "query": request.url.query,
+                "headers": dict(request.headers),
+                "body": await request.body(),
+            }
+        )
         queue = self.scripts.get(path)
         reply = queue.popleft() if queue else Reply()
         if reply.delay:
@@ -104,15 +109,18 @@ class LeakyBucketApi:
         self.stamp = now
         if self.level + 1 > self.capacity:
             self.rejected += 1
-            headers = {"X-Shopify-Shop-Api-Call-Limit": f"{self.capacity}/{self.capacity}",
-                       "Retry-After": "1.0"}
+            headers = {
+                "X-Shopify-Shop-Api-Call-Limit": f"{self.capacity}/{self.capacity}",
+                "Retry-After": "1.0",
+            }
             return JSONResponse({"errors": "Exceeded 2 calls per second"}, 429, headers)
         self.level += 1
         self.served += 1
         self.max_level = max(self.max_level, self.level)
         used = math.ceil(self.level - 1e-9)
-        return JSONResponse({"customers": []}, 200,
-                            {"X-Shopify-Shop-Api-Call-Limit": f"{used}/{self.capacity}"})
+        return JSONResponse(
+            {"customers": []}, 200, {"X-Shopify-Shop-Api-Call-Limit": f"{used}/{self.capacity}"}
+        )
 
 
 class RollingWindowApi:
@@ -130,8 +138,10 @@ class RollingWindowApi:
         now = time.monotonic()
         while self.log and self.log[0] <= now - self.window:
             self.log.popleft()
-        headers = {"X-HubSpot-RateLimit-Max": str(self.limit),
-                   "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.window * 1000))}
+        headers = {
+            "X-HubSpot-RateLimit-Max": str(self.limit),
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(self.window * 1000)),
+        }
         if len(self.log) >= self.limit:
             self.rejected += 1
             headers["X-HubSpot-RateLimit-Remaining"] = "0"
@@ -163,20 +173,24 @@ class ShopifyCustomers:
         if "page_info" in params:
             extra = set(params) - {"page_info", "limit"}
             if extra:
-                return JSONResponse({"errors": f"{sorted(extra)[0]} cannot be passed when "
-                                               "page_info is present"}, 400)
+                return JSONResponse(
+                    {"errors": f"{min(extra)} cannot be passed when page_info is present"}, 400
+                )
             state = json.loads(base64.urlsafe_b64decode(params["page_info"]))
         else:
             state = {"offset": 0, "min_id": int(params.get("since_id", 0))}
         rows = [r for r in self.records if r["id"] > state["min_id"]]
-        page = rows[state["offset"]: state["offset"] + limit]
+        page = rows[state["offset"] : state["offset"] + limit]
         headers = {}
         if state["offset"] + limit < len(rows):
-            token = base64.urlsafe_b64encode(json.dumps(
-                {"offset": state["offset"] + limit, "min_id": state["min_id"]}).encode()).decode()
+            token = base64.urlsafe_b64encode(
+                json.dumps({"offset": state["offset"] + limit, "min_id": state["min_id"]}).encode()
+            ).decode()
             base = str(request.url).split("?")[0]
-            headers["Link"] = (f'<{base}?page_info={token}&limit={limit}>; rel="next", '
-                               f'<{base}?page_info=prev&limit={limit}>; rel="previous"')
+            headers["Link"] = (
+                f'<{base}?page_info={token}&limit={limit}>; rel="next", '
+                f'<{base}?page_info=prev&limit={limit}>; rel="previous"'
+            )
         return JSONResponse({"customers": page}, 200, headers)
 
 
@@ -193,9 +207,10 @@ class WooCustomers:
         per_page = int(request.query_params.get("per_page", 10))
         self.pages_seen.append(page)
         total_pages = math.ceil(len(self.records) / per_page)
-        rows = self.records[(page - 1) * per_page: page * per_page]
-        return JSONResponse(rows, 200, {"X-WP-Total": str(len(self.records)),
-                                        "X-WP-TotalPages": str(total_pages)})
+        rows = self.records[(page - 1) * per_page : page * per_page]
+        return JSONResponse(
+            rows, 200, {"X-WP-Total": str(len(self.records)), "X-WP-TotalPages": str(total_pages)}
+        )
 
 
 class HubSpotContacts:
@@ -204,15 +219,17 @@ class HubSpotContacts:
     def __init__(self, count: int) -> None:
         self.records = _people(count)
         self.afters: list[str | None] = []
-        self.app = Starlette(routes=[
-            Route("/crm/v3/objects/contacts", self.list),
-            Route("/crm/v3/objects/contacts/search", self.search, methods=["POST"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/crm/v3/objects/contacts", self.list),
+                Route("/crm/v3/objects/contacts/search", self.search, methods=["POST"]),
+            ]
+        )
 
     def _page(self, after: str | None, limit: int) -> dict[str, Any]:
         self.afters.append(after)
         start = int(after) if after else 0
-        rows = self.records[start: start + limit]
+        rows = self.records[start : start + limit]
         body: dict[str, Any] = {"results": rows}
         if start + limit < len(self.records):
             body["paging"] = {"next": {"after": str(start + limit), "link": "ignored"}}

@@ -17,8 +17,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from http_fakes import FakeClock, LeakyBucketApi, Reply, RollingWindowApi, ScriptedApi
-
 from crmhub.core.errors import RateLimited
 from crmhub.core.http import (
     ApiClient,
@@ -30,14 +28,21 @@ from crmhub.core.http import (
     ShopifyCallLimitHeader,
     TokenBucket,
 )
+from http_fakes import FakeClock, LeakyBucketApi, Reply, RollingWindowApi, ScriptedApi
 
 MakeBackend = Callable[[Callable[[], float] | None], LimiterBackend]
 HEADER = "X-Shopify-Shop-Api-Call-Limit"
 
 
 def simulate_sync(
-    limiter: RateLimiter, clock: FakeClock, *, capacity: int, leak: float, requests: int,
-    workers: int = 4, seed: int = 7,
+    limiter: RateLimiter,
+    clock: FakeClock,
+    *,
+    capacity: int,
+    leak: float,
+    requests: int,
+    workers: int = 4,
+    seed: int = 7,
 ) -> tuple[float, int]:
     """Run ``workers`` simulated workers until ``requests`` succeed against a leaky bucket.
 
@@ -82,7 +87,9 @@ def simulate_sync(
                 limiter.pause(1.0)
             else:
                 done += 1
-                limiter.observe_response(httpx.Response(200, headers={HEADER: f"{value}/{capacity}"}))
+                limiter.observe_response(
+                    httpx.Response(200, headers={HEADER: f"{value}/{capacity}"})
+                )
             if done < requests:
                 push(clock.now, "try")
     elapsed = clock.now - start
@@ -99,8 +106,11 @@ def test_long_sync_reaches_the_ceiling_with_almost_no_429(
 ) -> None:
     # Given a learning limiter that starts from the smallest plan (40 at 2/s)
     limiter = RateLimiter(
-        limiter_key, {"bucket": ShopifyCallLimitHeader.starting_policy()},
-        backend=make_backend(clock), header_policy=ShopifyCallLimitHeader(), sleep=clock.sleep,
+        limiter_key,
+        {"bucket": ShopifyCallLimitHeader.starting_policy()},
+        backend=make_backend(clock),
+        header_policy=ShopifyCallLimitHeader(),
+        sleep=clock.sleep,
     )
     # When 4 workers run a 1,000-request sync against the real bucket
     share, rejected = simulate_sync(limiter, clock, capacity=capacity, leak=leak, requests=1000)
@@ -121,6 +131,7 @@ def test_shopify_header_keeps_a_fast_bucket_below_capacity(serve: Callable[..., 
         {"bucket": ShopifyCallLimitHeader.starting_policy(learn_interval=0.3)},
         header_policy=ShopifyCallLimitHeader(),
     )
+
     # When 4 threads share one limiter for 200 requests
     def work() -> None:
         with ApiClient(url, limiter=limiter) as client:
@@ -143,7 +154,8 @@ def test_hubspot_headers_teach_the_window(serve: Callable[..., str]) -> None:
     fake = RollingWindowApi(limit=10, window=0.5)
     url = serve(fake.app)
     limiter = RateLimiter(
-        "hubspot:portal", {"general": HubSpotRateLimitHeaders.starting_policy()},
+        "hubspot:portal",
+        {"general": HubSpotRateLimitHeaders.starting_policy()},
         header_policy=HubSpotRateLimitHeaders("general"),
     )
 
@@ -173,10 +185,12 @@ def test_retry_after_pauses_every_client_on_the_key(
     backend = make_backend(clock)
 
     def client() -> ApiClient:
-        limiter = RateLimiter(limiter_key, {"b": TokenBucket(100, 100)}, backend=backend,
-                              sleep=clock.sleep)
-        return ApiClient(url, limiter=limiter, retry=RetryPolicy(max_attempts=1),
-                         sleep=clock.sleep, clock=clock)
+        limiter = RateLimiter(
+            limiter_key, {"b": TokenBucket(100, 100)}, backend=backend, sleep=clock.sleep
+        )
+        return ApiClient(
+            url, limiter=limiter, retry=RetryPolicy(max_attempts=1), sleep=clock.sleep, clock=clock
+        )
 
     with client() as first, client() as second:
         # Given the first client is told to wait 3 s (and gives up: one attempt only)
@@ -196,8 +210,9 @@ def test_retry_after_is_waited_in_acquire_when_retrying(
     fake = ScriptedApi()
     url = serve(fake.app)
     fake.script("a", Reply(429, headers={"Retry-After": "2.0"}))
-    limiter = RateLimiter("k", {"b": TokenBucket(100, 100)},
-                          backend=MemoryLimiterBackend(clock), sleep=clock.sleep)
+    limiter = RateLimiter(
+        "k", {"b": TokenBucket(100, 100)}, backend=MemoryLimiterBackend(clock), sleep=clock.sleep
+    )
     with ApiClient(url, limiter=limiter, sleep=clock.sleep, clock=clock) as client:
         assert client.request("GET", "a").status_code == 200
     assert clock.sleeps == [pytest.approx(2.0, abs=0.01)]  # once, not twice

@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 
 import httpx
 import pytest
-from http_fakes import FakeClock, Reply, ScriptedApi
-
 from crmhub.core.errors import (
     PermanentRemoteError,
     RateLimited,
@@ -19,6 +17,7 @@ from crmhub.core.errors import (
     TransientRemoteError,
 )
 from crmhub.core.http import ApiClient, RetryPolicy
+from http_fakes import FakeClock, Reply, ScriptedApi
 
 Serve = Callable[..., str]
 
@@ -68,7 +67,7 @@ def test_429_honours_retry_after_seconds(
 
 def test_429_honours_retry_after_http_date(api: tuple[ScriptedApi, str], clock: FakeClock) -> None:
     fake, url = api
-    when = datetime(2030, 1, 1, 12, 0, 7, tzinfo=timezone.utc)
+    when = datetime(2030, 1, 1, 12, 0, 7, tzinfo=UTC)
     clock.now = when.timestamp() - 7
     fake.script("x", Reply(429, headers={"Retry-After": format_datetime(when, usegmt=True)}))
     with make_client(url, clock) as client:

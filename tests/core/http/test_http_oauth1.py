@@ -11,11 +11,6 @@ from urllib.parse import parse_qsl, quote
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
 from crmhub.core.errors import RemoteAuthError
 from crmhub.core.http import ApiClient, OAuth1QueryAuth
 from crmhub.core.http.oauth1 import (
@@ -24,6 +19,10 @@ from crmhub.core.http.oauth1 import (
     sign,
     signature_base_string,
 )
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 # RFC 5849 §3.4.1.1: the example request and its signature base string.
 RFC_URL = "http://example.com/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b"
@@ -38,9 +37,12 @@ RFC_BASE = (
 def test_rfc5849_signature_base_string() -> None:
     url = httpx.URL(RFC_URL)
     params = parse_qsl(url.query.decode(), keep_blank_values=True) + [
-        ("c2", ""), ("a3", "2 q"),  # the form body of the example
-        ("oauth_consumer_key", "9djdj82h48djs9d2"), ("oauth_token", "kkk9d7dh3k39sjv7"),
-        ("oauth_signature_method", "HMAC-SHA1"), ("oauth_timestamp", "137131201"),
+        ("c2", ""),
+        ("a3", "2 q"),  # the form body of the example
+        ("oauth_consumer_key", "9djdj82h48djs9d2"),
+        ("oauth_token", "kkk9d7dh3k39sjv7"),
+        ("oauth_signature_method", "HMAC-SHA1"),
+        ("oauth_timestamp", "137131201"),
         ("oauth_nonce", "7d8f3e4a"),
     ]
     assert signature_base_string("post", url, params) == RFC_BASE
@@ -49,10 +51,14 @@ def test_rfc5849_signature_base_string() -> None:
 def test_oauth_core_appendix_a_signature() -> None:
     # OAuth Core 1.0 Appendix A.5: the photos.example.net request, HMAC-SHA1
     params = [
-        ("file", "vacation.jpg"), ("size", "original"),
-        ("oauth_consumer_key", "dpf43f3p2l4k3l03"), ("oauth_token", "nnch734d00sl2jdk"),
-        ("oauth_signature_method", "HMAC-SHA1"), ("oauth_timestamp", "1191242096"),
-        ("oauth_nonce", "kllo9940pd9333jh"), ("oauth_version", "1.0"),
+        ("file", "vacation.jpg"),
+        ("size", "original"),
+        ("oauth_consumer_key", "dpf43f3p2l4k3l03"),
+        ("oauth_token", "nnch734d00sl2jdk"),
+        ("oauth_signature_method", "HMAC-SHA1"),
+        ("oauth_timestamp", "1191242096"),
+        ("oauth_nonce", "kllo9940pd9333jh"),
+        ("oauth_version", "1.0"),
     ]
     base = signature_base_string("GET", httpx.URL("http://photos.example.net/photos"), params)
     assert sign(base, "kd94hf93k423kf44", "pfkkdhi9sl3r4s00") == "tR3+Ty81lMeYAr/Fid0kMTYa/WM="
@@ -81,8 +87,9 @@ def test_base_string_uri_normalises_scheme_host_and_default_port() -> None:
     )
 
 
-@pytest.mark.parametrize(("method", "digest"), [("HMAC-SHA1", hashlib.sha1),
-                                                ("HMAC-SHA256", hashlib.sha256)])
+@pytest.mark.parametrize(
+    ("method", "digest"), [("HMAC-SHA1", hashlib.sha1), ("HMAC-SHA256", hashlib.sha256)]
+)
 def test_one_legged_request_is_signed_in_the_query(method: str, digest: Callable) -> None:  # type: ignore[type-arg]
     seen: list[httpx.Request] = []
 
@@ -90,10 +97,16 @@ def test_one_legged_request_is_signed_in_the_query(method: str, digest: Callable
         seen.append(request)
         return httpx.Response(200, json=[])
 
-    auth = OAuth1QueryAuth("ck_key", "cs_secret", signature_method=method,  # type: ignore[arg-type]
-                           clock=lambda: 1700000000.5, nonce=lambda: "abc123")
-    with ApiClient("http://shop.example/wp-json/wc/v3/", auth=auth,
-                   transport=httpx.MockTransport(handler)) as client:
+    auth = OAuth1QueryAuth(
+        "ck_key",
+        "cs_secret",
+        signature_method=method,  # type: ignore[arg-type]
+        clock=lambda: 1700000000.5,
+        nonce=lambda: "abc123",
+    )
+    with ApiClient(
+        "http://shop.example/wp-json/wc/v3/", auth=auth, transport=httpx.MockTransport(handler)
+    ) as client:
         client.request("GET", "orders", params={"per_page": 2})
     base = (
         "GET&http%3A%2F%2Fshop.example%2Fwp-json%2Fwc%2Fv3%2Forders&oauth_consumer_key%3Dck_key"
@@ -103,8 +116,11 @@ def test_one_legged_request_is_signed_in_the_query(method: str, digest: Callable
     expected = base64.b64encode(hmac.new(b"cs_secret&", base.encode(), digest).digest()).decode()
     query = dict(parse_qsl(seen[0].url.query.decode()))
     assert query == {
-        "per_page": "2", "oauth_consumer_key": "ck_key", "oauth_nonce": "abc123",
-        "oauth_signature_method": method, "oauth_timestamp": "1700000000",
+        "per_page": "2",
+        "oauth_consumer_key": "ck_key",
+        "oauth_nonce": "abc123",
+        "oauth_signature_method": method,
+        "oauth_timestamp": "1700000000",
         "oauth_signature": expected,
     }
     assert "authorization" not in seen[0].headers
@@ -117,15 +133,20 @@ class WooVerifier:
         self.key, self.secret = key, secret
         self.nonces: set[str] = set()
         self.bodies: list[bytes] = []
-        self.app = Starlette(routes=[Route("/wp-json/wc/v3/{path:path}", self.handle,
-                                           methods=["GET", "POST"])])
+        self.app = Starlette(
+            routes=[Route("/wp-json/wc/v3/{path:path}", self.handle, methods=["GET", "POST"])]
+        )
 
     def expected(self, request: Request, params: list[tuple[str, str]]) -> str:
-        enc = lambda s: quote(s, safe="~")  # noqa: E731
+        enc = lambda s: quote(s, safe="~")
         pairs = sorted((enc(k), enc(v)) for k, v in params if k != "oauth_signature")
         url = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
         base = "&".join([request.method, enc(url), enc("&".join(f"{k}={v}" for k, v in pairs))])
-        algo = hashlib.sha256 if dict(params)["oauth_signature_method"] == "HMAC-SHA256" else hashlib.sha1
+        algo = (
+            hashlib.sha256
+            if dict(params)["oauth_signature_method"] == "HMAC-SHA256"
+            else hashlib.sha1
+        )
         mac = hmac.new(f"{self.secret}&".encode(), base.encode(), algo).digest()
         return base64.b64encode(mac).decode()
 
@@ -137,7 +158,9 @@ class WooVerifier:
             given.get("oauth_consumer_key") != self.key
             or abs(time.time() - int(given.get("oauth_timestamp", 0))) > 900
             or given.get("oauth_nonce") in self.nonces
-            or not hmac.compare_digest(given.get("oauth_signature", ""), self.expected(request, params))
+            or not hmac.compare_digest(
+                given.get("oauth_signature", ""), self.expected(request, params)
+            )
         ):
             return JSONResponse({"code": "woocommerce_rest_authentication_error"}, 401)
         self.nonces.add(given["oauth_nonce"])
@@ -150,11 +173,15 @@ def test_woocommerce_style_server_accepts_signed_requests(serve: Callable[..., s
     with ApiClient(base, auth=OAuth1QueryAuth("ck_live_key", "cs_live_secret")) as client:
         # odd characters in the query survive signing
         assert client.get_json("customers", params={"search": "Zoë & Co+1 ~x"}) == {
-            "ok": True, "search": "Zoë & Co+1 ~x"}
+            "ok": True,
+            "search": "Zoë & Co+1 ~x",
+        }
         # the JSON body is not signed
         client.request("POST", "orders", json={"status": "completed"})
         assert fake.bodies[-1] == b'{"status":"completed"}'
-    with ApiClient(base, auth=OAuth1QueryAuth("ck_live_key", "wrong", signature_method="HMAC-SHA1")) as client:
+    with ApiClient(
+        base, auth=OAuth1QueryAuth("ck_live_key", "wrong", signature_method="HMAC-SHA1")
+    ) as client:
         with pytest.raises(RemoteAuthError) as caught:
             client.request("GET", "customers")
     assert "cs_live_secret" not in str(caught.value) and "ck_live_key" not in str(caught.value)

@@ -7,8 +7,6 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from http_fakes import HubSpotContacts, ShopifyCustomers, WooCustomers
-
 from crmhub.core.errors import PermanentRemoteError
 from crmhub.core.http import (
     ApiClient,
@@ -20,6 +18,7 @@ from crmhub.core.http import (
     PageNumberToken,
     load_token,
 )
+from http_fakes import HubSpotContacts, ShopifyCustomers, WooCustomers
 
 Serve = Callable[..., str]
 
@@ -69,8 +68,11 @@ def test_link_header_resumes_from_a_stored_token(serve: Serve) -> None:
 
 def test_link_header_refuses_a_next_link_to_another_host() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=[{"id": 1}],
-                              headers={"Link": '<https://evil.example/steal?page_info=x>; rel="next"'})
+        return httpx.Response(
+            200,
+            json=[{"id": 1}],
+            headers={"Link": '<https://evil.example/steal?page_info=x>; rel="next"'},
+        )
 
     with ApiClient("https://shop.example/api/", transport=httpx.MockTransport(handler)) as client:
         with pytest.raises(PermanentRemoteError, match="origin"):
@@ -84,11 +86,13 @@ def test_link_header_resolves_relative_links() -> None:
         seen.append(str(request.url))
         if "page=2" in str(request.url):
             return httpx.Response(200, json=[{"id": 2}])
-        return httpx.Response(200, json=[{"id": 1}],
-                              headers={"Link": '</wp-json/wc/v3/orders?page=2>; rel="next"'})
+        return httpx.Response(
+            200, json=[{"id": 1}], headers={"Link": '</wp-json/wc/v3/orders?page=2>; rel="next"'}
+        )
 
-    with ApiClient("https://shop.example/wp-json/wc/v3/",
-                   transport=httpx.MockTransport(handler)) as client:
+    with ApiClient(
+        "https://shop.example/wp-json/wc/v3/", transport=httpx.MockTransport(handler)
+    ) as client:
         pages = list(LinkHeaderPaginator().pages(client, "orders"))
     assert ids(pages) == [1, 2]
     assert seen[1] == "https://shop.example/wp-json/wc/v3/orders?page=2"
@@ -123,7 +127,9 @@ def test_page_numbers_resume_from_a_stored_token(serve: Serve) -> None:
 def test_page_numbers_stop_on_a_short_page_without_headers() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         page = int(request.url.params["page"])
-        return httpx.Response(200, json=[{"id": i} for i in range(page * 10, page * 10 + (3 if page == 2 else 5))])
+        return httpx.Response(
+            200, json=[{"id": i} for i in range(page * 10, page * 10 + (3 if page == 2 else 5))]
+        )
 
     with ApiClient("https://shop.example/", transport=httpx.MockTransport(handler)) as client:
         pages = list(PageNumberPaginator(per_page=5).pages(client, "items"))
@@ -136,8 +142,9 @@ def test_page_numbers_stop_on_a_short_page_without_headers() -> None:
 def test_json_cursor_walks_and_resumes(serve: Serve) -> None:
     fake = HubSpotContacts(25)
     base = serve(fake.app)
-    paginator = JsonCursorPaginator(cursor_path="paging.next.after", cursor_param="after",
-                                    items_path="results")
+    paginator = JsonCursorPaginator(
+        cursor_path="paging.next.after", cursor_param="after", items_path="results"
+    )
     with ApiClient(base) as client:
         pages = list(paginator.pages(client, "crm/v3/objects/contacts", {"limit": 10}))
         assert ids(pages) == list(range(1, 26))
@@ -145,8 +152,7 @@ def test_json_cursor_walks_and_resumes(serve: Serve) -> None:
         # resume after the first page
         token = load_token(pages[0].next_token.model_dump_json())  # type: ignore[union-attr]
         assert token == CursorToken(cursor="10")
-        rest = list(paginator.pages(client, "crm/v3/objects/contacts", {"limit": 10},
-                                    start=token))  # type: ignore[arg-type]
+        rest = list(paginator.pages(client, "crm/v3/objects/contacts", {"limit": 10}, start=token))  # type: ignore[arg-type]
     assert ids(pages[:1]) + ids(rest) == list(range(1, 26))
 
 
@@ -162,7 +168,9 @@ def test_json_cursor_in_a_post_body(serve: Serve) -> None:
 
 
 def test_wrong_token_type_is_refused() -> None:
-    with ApiClient("https://api.example/", transport=httpx.MockTransport(
-            lambda r: httpx.Response(200, json={}))) as client:
+    with ApiClient(
+        "https://api.example/",
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json={})),
+    ) as client:
         with pytest.raises(TypeError):
             list(JsonCursorPaginator().pages(client, "x", start=PageNumberToken(page=2)))  # type: ignore[arg-type]

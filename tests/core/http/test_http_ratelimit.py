@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from http_fakes import FakeClock
-
 from crmhub.core.errors import RateLimited
 from crmhub.core.http import (
     LimiterBackend,
@@ -20,6 +18,7 @@ from crmhub.core.http import (
     SlidingWindow,
     TokenBucket,
 )
+from http_fakes import FakeClock
 
 MakeBackend = Callable[[Callable[[], float] | None], LimiterBackend]
 
@@ -33,8 +32,9 @@ def limiter(key: str, backend: LimiterBackend, clock: FakeClock, **policies: obj
     return RateLimiter(key, policies, backend=backend, sleep=clock.sleep)  # type: ignore[arg-type]
 
 
-def test_token_bucket_bursts_then_paces(backend: LimiterBackend, clock: FakeClock,
-                                        limiter_key: str) -> None:
+def test_token_bucket_bursts_then_paces(
+    backend: LimiterBackend, clock: FakeClock, limiter_key: str
+) -> None:
     lim = limiter(limiter_key, backend, clock, bucket=TokenBucket(5, 10))
     waits = [lim.acquire() for _ in range(8)]
     assert waits[:5] == [0.0] * 5
@@ -68,14 +68,16 @@ def test_combined_policies_admit_all_or_nothing(
     assert general.state()["general"]["count"] == 4
 
 
-def test_safety_margin_keeps_room_free(backend: LimiterBackend, clock: FakeClock,
-                                       limiter_key: str) -> None:
+def test_safety_margin_keeps_room_free(
+    backend: LimiterBackend, clock: FakeClock, limiter_key: str
+) -> None:
     lim = limiter(limiter_key, backend, clock, b=TokenBucket(10, 1, safety_margin=0.2))
     assert [lim.acquire() for _ in range(9)].count(0.0) == 8
 
 
-def test_pause_stops_every_limiter_on_the_key(backend: LimiterBackend, clock: FakeClock,
-                                              limiter_key: str) -> None:
+def test_pause_stops_every_limiter_on_the_key(
+    backend: LimiterBackend, clock: FakeClock, limiter_key: str
+) -> None:
     one = limiter(limiter_key, backend, clock, b=TokenBucket(100, 100))
     two = limiter(limiter_key, backend, clock, b=TokenBucket(100, 100))
     one.pause(3.0)
@@ -83,8 +85,9 @@ def test_pause_stops_every_limiter_on_the_key(backend: LimiterBackend, clock: Fa
     assert one.acquire() == 0.0
 
 
-def test_max_wait_raises_rate_limited(backend: LimiterBackend, clock: FakeClock,
-                                      limiter_key: str) -> None:
+def test_max_wait_raises_rate_limited(
+    backend: LimiterBackend, clock: FakeClock, limiter_key: str
+) -> None:
     lim = limiter(limiter_key, backend, clock, b=TokenBucket(1, 0.01))
     lim.acquire()
     with pytest.raises(RateLimited) as caught:
@@ -125,16 +128,18 @@ def test_bucket_estimates_leak_rate_from_reports(
 def test_empty_bucket_report_is_a_lower_bound(
     backend: LimiterBackend, clock: FakeClock, limiter_key: str
 ) -> None:
-    lim = limiter(limiter_key, backend, clock,
-                  bucket=TokenBucket(40, 2, learn=True, learn_interval=1.0))
+    lim = limiter(
+        limiter_key, backend, clock, bucket=TokenBucket(40, 2, learn=True, learn_interval=1.0)
+    )
     lim.observe(30, 40)
     clock.advance(1.0)
     lim.observe(1, 40)  # 30 units drained within 1 s: at least 30/s
     assert lim.state()["bucket"]["rate"] == pytest.approx(30, abs=0.01)
 
 
-def test_bucket_report_raises_the_fill(backend: LimiterBackend, clock: FakeClock,
-                                       limiter_key: str) -> None:
+def test_bucket_report_raises_the_fill(
+    backend: LimiterBackend, clock: FakeClock, limiter_key: str
+) -> None:
     lim = limiter(limiter_key, backend, clock, bucket=TokenBucket(40, 2, safety_margin=0.1))
     lim.observe(35, 40)  # others used the bucket: 36 is the ceiling, so 1 more fits
     assert lim.acquire() == 0.0
@@ -144,8 +149,7 @@ def test_bucket_report_raises_the_fill(backend: LimiterBackend, clock: FakeClock
 def test_window_learns_limit_and_counts_unseen_use(
     backend: LimiterBackend, clock: FakeClock, limiter_key: str
 ) -> None:
-    lim = limiter(limiter_key, backend, clock,
-                  general=SlidingWindow(100, 10.0, learn=True))
+    lim = limiter(limiter_key, backend, clock, general=SlidingWindow(100, 10.0, learn=True))
     lim.observe_remaining(7, 10, 1.0)  # 3 used elsewhere, 10 per second in all
     assert lim.state()["general"] == {"limit": 10, "window": 1.0, "count": 3, "pending": 0}
     assert [lim.acquire() for _ in range(7)] == [0.0] * 7
@@ -156,14 +160,20 @@ def test_redis_keys_are_namespaced_and_script_is_cached(
     redis_url: str, clock: FakeClock, limiter_key: str
 ) -> None:
     backend = RedisLimiterBackend(redis_url, clock=clock)
-    lim = limiter(limiter_key, backend, clock, general=SlidingWindow(5, 1.0),
-                  bucket=TokenBucket(5, 1))
+    lim = limiter(
+        limiter_key, backend, clock, general=SlidingWindow(5, 1.0), bucket=TokenBucket(5, 1)
+    )
     lim.acquire()
     lim.pause(1.0)
     keys = sorted(k.decode() for k in backend.redis.scan_iter(f"crmhub:ratelimit:{limiter_key}*"))
     base = f"crmhub:ratelimit:{limiter_key}"
-    assert keys == [f"{base}:bucket", f"{base}:general", f"{base}:general:log",
-                    f"{base}:general:pending", f"{base}:pause"]
+    assert keys == [
+        f"{base}:bucket",
+        f"{base}:general",
+        f"{base}:general:log",
+        f"{base}:general:pending",
+        f"{base}:pause",
+    ]
     assert backend.redis.script_exists(backend._script.sha) == [True]
 
 

@@ -24,7 +24,7 @@ from crmhub.core.http import (
 MakeBackend = Callable[[Callable[[], float] | None], LimiterBackend]
 POLICIES: dict[str, Policy] = {
     "window": SlidingWindow(6, 0.25),  # at most 6 in any 0.25 s
-    "bucket": TokenBucket(3, 30),      # bursts of 3, then 30/s
+    "bucket": TokenBucket(3, 30),  # bursts of 3, then 30/s
 }
 
 
