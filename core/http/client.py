@@ -183,10 +183,11 @@ class ApiClient:
             for an endpoint with its own extra limit).
         :raises RemoteAuthError: 401 or 403.
         :raises PermanentRemoteError: another 4xx.
-        :raises RateLimited: 429 after the retries ran out (``retry_after`` set).
+        :raises RateLimited: 429 after the retries ran out, or the shared limiter is paused
+            for longer than ``retry.max_total_wait`` (``retry_after`` says how long).
         :raises TransientRemoteError: 5xx, timeout or connection error after the retries.
         """
-        for name, value in (params or {}).items():
+        for name, value in [*(params or {}).items(), *(headers or {}).items()]:
             if _looks_secret(str(name)):  # e.g. ?access_token=: keep it out of every message
                 register_secret(str(value))
         limiter = limiter or self.limiter
@@ -215,8 +216,9 @@ class ApiClient:
             delay = error.retry_after
             if delay is None:
                 delay = policy.backoff(attempt, self._rand)
-            shared_pause = limiter is not None and isinstance(error, RateLimited)
-            if limiter is not None and shared_pause:
+            shared_pause = False
+            if limiter is not None and isinstance(error, RateLimited):
+                shared_pause = True
                 limiter.pause(delay)  # every worker of this account waits, even if we give up
             if attempt >= policy.max_attempts or waited + delay > policy.max_total_wait:
                 error.retry_after = delay

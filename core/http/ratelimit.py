@@ -88,7 +88,8 @@ class RateLimiter:
         """Block until ``cost`` units are admitted under every policy.
 
         Sleeps the wait each policy computes (never spins), then tries again, since another
-        worker may have taken the room in the meantime.
+        worker may have taken the room in the meantime. Every admitted request must later be
+        :meth:`settle`-d (:class:`~crmhub.core.http.ApiClient` does both).
 
         :param cost: units this request uses.
         :param max_wait: raise instead of sleeping when a single wait would be longer.
