@@ -1,0 +1,1 @@
+"""Test support shipped with crmhub: loopback servers, fake-API building blocks, people data."""
