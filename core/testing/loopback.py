@@ -15,6 +15,7 @@ for the thread and closes the socket; it is idempotent.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
@@ -38,6 +39,18 @@ class _ThreadServer(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:  # uvicorn >= 0.29
         """Do nothing: the owning test or program decides when the server stops."""
         yield
+
+    async def main_loop(self) -> None:
+        """uvicorn's tick loop, checking ``should_exit`` every 10 ms instead of 100 ms.
+
+        Tests start and stop hundreds of servers; a short tick makes ``stop()`` quick.
+        """
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 8_640_000
+            await asyncio.sleep(0.01)
+            should_exit = await self.on_tick(0 if counter % 10 == 0 else 1)
 
 
 class LoopbackServer:

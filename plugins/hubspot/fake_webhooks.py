@@ -101,6 +101,7 @@ class HubSpotWebhookSender:
         self._now = now
         self._event_ids = itertools.count(1_000_000_001)
         self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
         self.deliveries: list[HubSpotDelivery] = []
 
     def event(
@@ -199,5 +200,14 @@ class HubSpotWebhookSender:
             raise ValueError(f"unknown signature version {version!r}")
         with self._lock:
             self.deliveries.append(HubSpotDelivery(url, method, version, body, headers))
-        with httpx.Client(timeout=timeout) as client:
-            return client.request(method, url, content=body or None, headers=headers)
+            if self._client is None:
+                self._client = httpx.Client()
+            client = self._client
+        return client.request(method, url, content=body or None, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        """Close the HTTP connection pool used for deliveries."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None

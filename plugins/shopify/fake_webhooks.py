@@ -94,6 +94,7 @@ class ShopifyWebhookSender:
         self.secret = secret
         self._now = now
         self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
         self.deliveries: list[ShopifyDelivery] = []
 
     def deliver(
@@ -176,10 +177,24 @@ class ShopifyWebhookSender:
             self.deliveries.append(again)
         return self._post(again, timeout)
 
-    @staticmethod
-    def _post(delivery: ShopifyDelivery, timeout: float) -> httpx.Response:
-        with httpx.Client(timeout=httpx.Timeout(timeout, connect=1.0)) as client:
-            return client.post(delivery.url, content=delivery.body, headers=delivery.headers)
+    def _post(self, delivery: ShopifyDelivery, timeout: float) -> httpx.Response:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client()
+            client = self._client
+        return client.post(
+            delivery.url,
+            content=delivery.body,
+            headers=delivery.headers,
+            timeout=httpx.Timeout(timeout, connect=1.0),
+        )
+
+    def close(self) -> None:
+        """Close the HTTP connection pool used for deliveries."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
 
 def privacy_payload(

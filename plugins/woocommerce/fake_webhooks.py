@@ -151,6 +151,7 @@ class WebhookRegistry:
         self.webhooks: dict[int, WooWebhook] = {}
         self.deliveries: list[WooDelivery] = []
         self._seq = 0
+        self._client: httpx.Client | None = None
 
     def create(
         self,
@@ -232,7 +233,7 @@ class WebhookRegistry:
                 ).hexdigest(),
             }
             url = hook.delivery_url
-        response, error = _post(url, body, headers, timeout)
+        response, error = self._post(url, body, headers, timeout)
         code = response.status_code if response is not None else None
         with self._lock:
             self.deliveries.append(WooDelivery(webhook_id, topic, url, body, headers, code, error))
@@ -252,7 +253,7 @@ class WebhookRegistry:
             url = hook.delivery_url
         body = f"webhook_id={webhook_id}".encode()
         headers = {"User-Agent": USER_AGENT, "Content-Type": "application/x-www-form-urlencoded"}
-        response, error = _post(url, body, headers, timeout)
+        response, error = self._post(url, body, headers, timeout)
         code = response.status_code if response is not None else None
         if response is not None and code != 200:
             error = f"Error: Delivery URL returned response code: {code}"
@@ -262,13 +263,22 @@ class WebhookRegistry:
             )
         return error is None, error
 
+    def _post(
+        self, url: str, body: bytes, headers: dict[str, str], timeout: float
+    ) -> tuple[httpx.Response | None, str | None]:
+        """One POST without following redirects, like ``wp_safe_remote_request``."""
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(follow_redirects=False)
+            client = self._client
+        try:
+            return client.post(url, content=body, headers=headers, timeout=timeout), None
+        except httpx.HTTPError as exc:
+            return None, f"Error: {exc.__class__.__name__}: {exc}"
 
-def _post(
-    url: str, body: bytes, headers: dict[str, str], timeout: float
-) -> tuple[httpx.Response | None, str | None]:
-    """One HTTP/1.x POST without following redirects, like ``wp_safe_remote_request``."""
-    try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            return client.post(url, content=body, headers=headers), None
-    except httpx.HTTPError as exc:
-        return None, f"Error: {exc.__class__.__name__}: {exc}"
+    def close(self) -> None:
+        """Close the HTTP connection pool used for deliveries."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
