@@ -332,7 +332,8 @@ def test_leaky_bucket_answers_429_with_retry_after(fresh: FakeShopify) -> None:
     ]
     assert answers[3].headers["Retry-After"] == "2.0"
     assert answers[3].json() == {
-        "errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+        "errors": "Exceeded 2 calls per second for api client. "
+        "Reduce request rates to resume uninterrupted service."
     }
     assert fresh.counters.throttled == 1
 
