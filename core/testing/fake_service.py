@@ -25,12 +25,13 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
-from crmhub.core.testing.fake_controls import Clock, Counters, FaultInjector, FaultPlan
-from crmhub.core.testing.loopback import LoopbackServer, serve_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from crmhub.core.testing.fake_controls import Clock, Counters, FaultInjector, FaultPlan
+from crmhub.core.testing.loopback import LoopbackServer, serve_app
 
 __all__ = ["FakeService", "Handler", "json_bytes", "json_response"]
 

@@ -15,11 +15,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from crmhub.core.testing.loopback import LoopbackServer, serve_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from crmhub.core.testing.loopback import LoopbackServer, serve_app
 
 __all__ = ["ReceivedRequest", "RecordingReceiver"]
 

@@ -37,14 +37,31 @@ class RecordTable(Generic[M]):
     def __contains__(self, rid: object) -> bool:
         return rid in self._body
 
-    def put(self, rid: int, record: dict[str, Any] | bytes, meta: M) -> None:
-        """Insert or replace record ``rid`` (a dict is serialised now)."""
+    def put(
+        self,
+        rid: int,
+        record: dict[str, Any] | bytes,
+        meta: M,
+        fragments: dict[str, bytes] | None = None,
+    ) -> None:
+        """Insert or replace record ``rid`` (a dict is serialised now).
+
+        ``fragments`` maps top-level keys of ``record`` to their JSON, already serialised
+        (e.g. an address shared by many orders), which is spliced in instead of encoded again.
+        """
         if rid not in self._body:
             if not self.ids or rid > self.ids[-1]:
                 self.ids.append(rid)
             else:
                 insort(self.ids, rid)
-        self._body[rid] = record if isinstance(record, bytes) else _dump(record)
+        if isinstance(record, bytes):
+            self._body[rid] = record
+        elif fragments:
+            rest = _dump({k: v for k, v in record.items() if k not in fragments})
+            spliced = b",".join(b'"' + k.encode() + b'":' + v for k, v in fragments.items())
+            self._body[rid] = rest[:-1] + (b"," if len(rest) > 2 else b"") + spliced + b"}"
+        else:
+            self._body[rid] = _dump(record)
         self.meta[rid] = meta
         self.version += 1
 

@@ -1,58 +1,50 @@
 """A stateful fake of HubSpot's CRM v3 contacts and lists APIs on loopback.
 
-``FakeHubSpot`` serves what the hubspot plugin reads and writes:
+``FakeHubSpot`` holds a portal's contacts (:mod:`.fake_contacts`) and lists
+(:mod:`.fake_lists`) and serves them through the endpoints in :mod:`.fake_contacts_api` and
+:mod:`.fake_lists_api`, behind the guard every HubSpot call passes:
 
-- ``GET /crm/v3/objects/contacts`` (``limit`` ≤ 100, else 400; ``after`` cursor returned as
-  ``paging.next.after`` with a ``link``; ``properties``; ``archived=true`` lists the recycle
-  bin), ``POST /crm/v3/objects/contacts`` (create), ``GET/PATCH/DELETE …/contacts/{id}``
-  (``idProperty=email`` accepted; a merged-away id answers with the surviving contact);
-- ``POST …/contacts/search``: ``filterGroups`` (≤ 5 groups, ≤ 10 filters each, ≤ 25 in all),
-  ``sorts``, ``query``, ``properties``, ``limit`` ≤ 200 (the higher of the documented page
-  sizes; more is a 400), ``after``. Only the first 10,000 results are reachable: an
-  ``after`` of 10,000 or more is a 400. Search has its own limit of 4 requests per second
-  per token (429) and, as observed on the real API, its answers carry no rate-limit headers;
-- ``POST …/contacts/batch/upsert`` (≤ 100 inputs, else 400; ``idProperty: "email"``;
-  duplicate ids in one batch are a 400; 200 with ``status``/``results[{id, new,
-  properties}]``, or 207 with ``errors[]``/``numErrors`` when some inputs fail: malformed
-  e-mail, unknown property, or a failure injected with :meth:`FakeHubSpot.fail_email`),
-  ``batch/read`` (≤ 100; 207 with ``OBJECT_NOT_FOUND`` errors for missing ids),
-  ``batch/archive`` (204), ``…/contacts/merge``;
-- Lists v3: ``POST /crm/v3/lists/`` (``MANUAL``/``DYNAMIC``/``SNAPSHOT``),
-  ``GET /crm/v3/lists/{id}``,
-  ``GET /crm/v3/lists/object-type-id/0-1/name/{name}`` (404 when missing),
-  ``PUT …/memberships/add-and-remove`` (answer ``{recordIdsMissing, recordIdsRemoved,
-  recordsIdsAdded}``, spelling as HubSpot's), ``…/memberships/add``, ``…/memberships/remove``
-  (bodies are JSON arrays of ids; only ``MANUAL``/``SNAPSHOT`` lists), ``GET …/memberships``
-  (paged, ``limit`` ≤ 250), ``DELETE …/memberships``, ``DELETE /crm/v3/lists/{id}``.
+- ``Authorization: Bearer <token>`` must carry the private-app token (401 otherwise);
+- every call spends one unit of a rolling window per token (default 100 per 10 s, HubSpot's
+  free/starter figure) and of a daily budget (250,000); answers carry
+  ``X-HubSpot-RateLimit-Max``, ``-Remaining``, ``-Interval-Milliseconds``, ``-Daily`` and
+  ``-Daily-Remaining``; a spent window gives 429 with ``{"status":"error","message":"You have
+  reached your secondly limit.","errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"}``
+  (``DAILY`` for the daily budget);
+- search has its own limit of 4 calls per second per token (policy ``SECONDLY``) and, as
+  observed on the real API, its answers carry no rate-limit headers;
+- injected 5xx and latency (``fake.faults``) and per-endpoint counters (``fake.counters``,
+  e.g. ``fake.counters["contacts.batch_upsert"]``).
 
-``Authorization: Bearer <token>`` is required (401 otherwise). Every request spends one
-unit of a rolling window per token (default 100 per 10 s) and of a daily budget; answers
-carry ``X-HubSpot-RateLimit-Max``, ``-Remaining``, ``-Interval-Milliseconds``, ``-Daily``
-and ``-Daily-Remaining``, and a spent window gives 429 with HubSpot's
-``{"status":"error","message":"You have reached your secondly limit.","errorType":"RATE_LIMIT",
-"policyName":"TEN_SECONDLY_ROLLING"}``. Webhooks go out through :meth:`FakeHubSpot.deliver`.
+Python-side mutations (:meth:`FakeHubSpot.seed`, ``add_contact``, ``update_contact``,
+``merge`` …) are thread-safe. Webhooks go out through :meth:`FakeHubSpot.deliver`, signed
+v1, v2 or v3 (:mod:`.fake_webhooks`).
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import random
 import threading
 import time
-import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
 from crmhub.core.testing.fake_controls import Clock, FaultPlan
-from crmhub.core.testing.fake_service import FakeService, json_response
+from crmhub.core.testing.fake_service import FakeService
 from crmhub.core.testing.people import Person, generate_people
-from crmhub.plugins.hubspot.fake_contacts import LIFECYCLE_STAGES, Contact, ContactStore, hs_time
+from crmhub.plugins.hubspot.fake_contacts import LIFECYCLE_STAGES, Contact, ContactStore
+from crmhub.plugins.hubspot.fake_contacts_api import ContactsApi
 from crmhub.plugins.hubspot.fake_lists import ListStore
+from crmhub.plugins.hubspot.fake_lists_api import ListsApi
+from crmhub.plugins.hubspot.fake_responses import hs_error, rate_error
 from crmhub.plugins.hubspot.fake_webhooks import (
     HubSpotDelivery,
     HubSpotWebhookSender,
@@ -60,9 +52,6 @@ from crmhub.plugins.hubspot.fake_webhooks import (
     hubspot_signature_v2,
     hubspot_signature_v3,
 )
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 __all__ = [
     "FakeHubSpot",
@@ -71,14 +60,6 @@ __all__ = [
     "hubspot_signature_v2",
     "hubspot_signature_v3",
 ]
-
-C = "/crm/v3/objects/contacts"
-L = "/crm/v3/lists"
-BATCH_LIMIT = 100
-SEARCH_LIMIT = 200
-SEARCH_CAP = 10_000
-LIST_LIMIT = 100
-MEMBERSHIP_LIMIT = 250
 
 
 class RollingWindow:
@@ -111,30 +92,6 @@ class RollingWindow:
             self._calls.clear()
 
 
-def _error(status: int, message: str, category: str = "VALIDATION_ERROR", **extra: Any) -> Response:
-    body = {
-        "status": "error",
-        "message": message,
-        "correlationId": str(uuid.uuid4()),
-        "category": category,
-    }
-    body.update(extra)
-    return json_response(body, status)
-
-
-async def _body(request: Request) -> Any:
-    try:
-        return json.loads(await request.body() or b"null")
-    except ValueError:
-        return None
-
-
-def _props_param(request: Request) -> list[str] | None:
-    values = request.query_params.getlist("properties")
-    names = [p.strip() for v in values for p in v.split(",") if p.strip()]
-    return names or None
-
-
 class FakeHubSpot(FakeService):
     """In-memory HubSpot portal: contacts, lists, rate limits, signed webhooks.
 
@@ -147,6 +104,8 @@ class FakeHubSpot(FakeService):
     :param daily_limit: calls per day (250,000).
     :param search_per_second: search calls per second per token (4).
     :param custom_properties: extra contact properties the portal knows (``crmhub_*`` always are).
+    :param strict_properties: False accepts any property name (a real portal refuses names it
+        does not have with ``PROPERTY_DOESNT_EXIST``, which is the default here).
     :param clock: the fake's clock; :param faults: initial fault plan.
     """
 
@@ -163,6 +122,7 @@ class FakeHubSpot(FakeService):
         daily_limit: int = 250_000,
         search_per_second: int = 4,
         custom_properties: Iterable[str] = (),
+        strict_properties: bool = True,
         clock: Clock | None = None,
         faults: FaultPlan | None = None,
     ) -> None:
@@ -176,11 +136,10 @@ class FakeHubSpot(FakeService):
         self.window = RollingWindow(max_per_interval, interval_ms / 1000.0)
         self.search_window = RollingWindow(search_per_second, 1.0)
         self._daily_used: dict[str, int] = {}
-        self.contacts = ContactStore(custom_properties=custom_properties)
+        self.contacts = ContactStore(custom_properties=custom_properties, strict=strict_properties)
         self.lists = ListStore()
         self.failing_emails: dict[str, str] = {}
         self.webhooks = HubSpotWebhookSender(portal_id, app_id, client_secret, self.now)
-        self._search_cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
 
     # == data =====================================================================================
 
@@ -303,55 +262,8 @@ class FakeHubSpot(FakeService):
     # == HTTP: plumbing ===========================================================================
 
     def routes(self) -> list[Route]:
-        """The contacts and lists routes."""
-        r = self.route
-        return [
-            r(C, "contacts.list", self._list_contacts, ("GET",)),
-            r(C, "contacts.create", self._create_contact, ("POST",)),
-            r(C + "/search", "contacts.search", self._search, ("POST",)),
-            r(C + "/batch/upsert", "contacts.batch_upsert", self._batch_upsert, ("POST",)),
-            r(C + "/batch/read", "contacts.batch_read", self._batch_read, ("POST",)),
-            r(C + "/batch/archive", "contacts.batch_archive", self._batch_archive, ("POST",)),
-            r(C + "/merge", "contacts.merge", self._merge, ("POST",)),
-            r(C + "/{cid}", "contacts.get", self._get_contact, ("GET",)),
-            r(C + "/{cid}", "contacts.update", self._patch_contact, ("PATCH",)),
-            r(C + "/{cid}", "contacts.archive", self._delete_contact, ("DELETE",)),
-            r(L + "/", "lists.create", self._create_list, ("POST",)),
-            r(L, "lists.create", self._create_list, ("POST",)),
-            r(
-                L + "/object-type-id/{ot}/name/{name}",
-                "lists.by_name",
-                self._list_by_name,
-                ("GET",),
-            ),
-            r(L + "/{lid:int}", "lists.get", self._get_list, ("GET",)),
-            r(L + "/{lid:int}", "lists.delete", self._delete_list, ("DELETE",)),
-            r(
-                L + "/{lid:int}/memberships/add-and-remove",
-                "lists.memberships_add_and_remove",
-                self._add_and_remove,
-                ("PUT",),
-            ),
-            r(
-                L + "/{lid:int}/memberships/add",
-                "lists.memberships_add",
-                self._add_members,
-                ("PUT",),
-            ),
-            r(
-                L + "/{lid:int}/memberships/remove",
-                "lists.memberships_remove",
-                self._remove_members,
-                ("PUT",),
-            ),
-            r(L + "/{lid:int}/memberships", "lists.memberships", self._get_members, ("GET",)),
-            r(
-                L + "/{lid:int}/memberships",
-                "lists.memberships_clear",
-                self._clear_members,
-                ("DELETE",),
-            ),
-        ]
+        """The contacts and lists routes (:mod:`.fake_contacts_api`, :mod:`.fake_lists_api`)."""
+        return ContactsApi(self).routes() + ListsApi(self).routes()
 
     def check_auth(self, request: Request) -> Response | None:
         """401 unless ``Authorization: Bearer <access_token>``."""
@@ -359,7 +271,7 @@ class FakeHubSpot(FakeService):
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
         if token and hmac.compare_digest(token.encode(), self.access_token.encode()):
             return None
-        return _error(
+        return hs_error(
             401,
             "Authentication credentials not found. This API supports OAuth 2.0 authentication "
             "and you "
@@ -381,18 +293,18 @@ class FakeHubSpot(FakeService):
             return None
         if used >= self.daily_limit:
             request.state.hs_rate = (self.window.limit, 0, 0)
-            return _rate_error("You have reached your daily limit.", "DAILY")
+            return rate_error("You have reached your daily limit.", "DAILY")
         allowed, remaining = self.window.take(token)
         if not allowed:
             request.state.hs_rate = (self.window.limit, 0, self.daily_limit - used)
-            return _rate_error("You have reached your secondly limit.", "TEN_SECONDLY_ROLLING")
+            return rate_error("You have reached your secondly limit.", "TEN_SECONDLY_ROLLING")
         with self.lock:
             self._daily_used[token] = used + 1
         request.state.hs_rate = (self.window.limit, remaining, self.daily_limit - used - 1)
         if endpoint == "contacts.search":
             ok, _ = self.search_window.take(token)
             if not ok:
-                return _rate_error("You have reached your secondly limit.", "SECONDLY")
+                return rate_error("You have reached your secondly limit.", "SECONDLY")
         return None
 
     def decorate(self, request: Request, endpoint: str, response: Response) -> None:
@@ -411,7 +323,7 @@ class FakeHubSpot(FakeService):
         """HubSpot-style error bodies for injected 5xx."""
         if status == 502:
             return super().fault_response(status)
-        return _error(
+        return hs_error(
             status, "internal error", "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE"
         )
 
@@ -421,456 +333,6 @@ class FakeHubSpot(FakeService):
         self.search_window.reset()
         with self.lock:
             self._daily_used.clear()
-
-    # == HTTP: contacts ===========================================================================
-
-    async def _list_contacts(self, request: Request) -> Response:
-        q = request.query_params
-        try:
-            limit = int(q.get("limit", 10))
-            after = int(q["after"]) if q.get("after") else None
-        except ValueError:
-            return _error(400, "limit and after must be integers")
-        if not 1 <= limit <= LIST_LIMIT:
-            return _error(400, f"limit must be between 1 and {LIST_LIMIT}")
-        archived = q.get("archived", "false").lower() == "true"
-        props = _props_param(request)
-        with self.lock:
-            contacts, next_after = self.contacts.page(archived=archived, after=after, limit=limit)
-            results = [c.as_json(props) for c in contacts]
-        body: dict[str, Any] = {"results": results}
-        if next_after is not None:
-            base = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"
-            kept = [(k, v) for k, v in q.multi_items() if k != "after"] + [
-                ("after", str(next_after))
-            ]
-            body["paging"] = {
-                "next": {"after": str(next_after), "link": f"{base}?{urlencode(kept)}"}
-            }
-        return json_response(body)
-
-    async def _create_contact(self, request: Request) -> Response:
-        body = await _body(request)
-        props = (body or {}).get("properties") if isinstance(body, dict) else None
-        if not isinstance(props, dict):
-            return _error(400, "Invalid input JSON: properties is required")
-        with self.lock:
-            problems = self.contacts.problems(props)
-            if problems:
-                return _error(400, "Property values were not valid", errors=problems)
-            if props.get("email") and self.contacts.find_email(str(props["email"])) is not None:
-                existing = self.contacts.find_email(str(props["email"]))
-                assert existing is not None
-                return _error(
-                    409, f"Contact already exists. Existing ID: {existing.id}", "CONFLICT"
-                )
-            contact = self.contacts.create(props, self.now())
-            return json_response(contact.as_json(contact.properties), 201)
-
-    def _lookup(self, request: Request) -> Contact | None:
-        key = request.path_params["cid"]
-        archived = request.query_params.get("archived", "false").lower() == "true"
-        if request.query_params.get("idProperty") == "email":
-            contact = self.contacts.find_email(key)
-        else:
-            try:
-                contact = self.contacts.resolve(int(key))
-            except ValueError:
-                return None
-        if contact is None or contact.archived != archived:
-            return None
-        return contact
-
-    def _not_found(self, request: Request) -> Response:
-        return _error(
-            404,
-            "Object not found.  objectId are usually numeric.",
-            "OBJECT_NOT_FOUND",
-            context={"id": [request.path_params["cid"]]},
-        )
-
-    async def _get_contact(self, request: Request) -> Response:
-        with self.lock:
-            contact = self._lookup(request)
-            if contact is None:
-                return self._not_found(request)
-            return json_response(contact.as_json(_props_param(request)))
-
-    async def _patch_contact(self, request: Request) -> Response:
-        body = await _body(request)
-        props = body.get("properties") if isinstance(body, dict) else None
-        if not isinstance(props, dict):
-            return _error(400, "Invalid input JSON: properties is required")
-        with self.lock:
-            contact = self._lookup(request)
-            if contact is None:
-                return self._not_found(request)
-            problems = self.contacts.problems(props)
-            if problems:
-                return _error(400, "Property values were not valid", errors=problems)
-            self.contacts.update(contact, props, self.now())
-            return json_response(contact.as_json(contact.properties))
-
-    async def _delete_contact(self, request: Request) -> Response:
-        with self.lock:
-            contact = self._lookup(request)
-            if contact is not None:
-                self.contacts.archive(contact, self.now())
-        return Response(status_code=204)
-
-    async def _merge(self, request: Request) -> Response:
-        body = await _body(request)
-        try:
-            primary, other = int(body["primaryObjectId"]), int(body["objectIdToMerge"])
-            merged = self.merge(primary, other)
-        except (TypeError, KeyError, ValueError):
-            return _error(
-                400,
-                "Invalid merge request: primaryObjectId and objectIdToMerge must be live contacts",
-            )
-        return json_response(merged)
-
-    async def _batch_upsert(self, request: Request) -> Response:
-        body = await _body(request)
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list):
-            return _error(400, "Invalid input JSON on line 1: inputs is required")
-        if len(inputs) > BATCH_LIMIT:
-            return _error(
-                400, f"Batch input limit is {BATCH_LIMIT}; got {len(inputs)} inputs", context={}
-            )
-        keys = [str(i.get("id", "")).strip().lower() for i in inputs if isinstance(i, dict)]
-        duplicates = sorted({k for k in keys if keys.count(k) > 1})
-        if duplicates:
-            return _error(
-                400, f"Duplicate IDs found in batch input: {duplicates}. IDs must be unique"
-            )
-        started = hs_time(self.now())
-        results: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        with self.lock:
-            for item in inputs:
-                outcome = self._upsert_one(item if isinstance(item, dict) else {})
-                (errors if outcome.get("status") == "error" else results).append(outcome)
-        payload: dict[str, Any] = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": started,
-            "completedAt": hs_time(self.now()),
-        }
-        if errors:
-            payload["numErrors"] = len(errors)
-            payload["errors"] = errors
-            return json_response(payload, 207)
-        return json_response(payload)
-
-    def _upsert_one(self, item: dict[str, Any]) -> dict[str, Any]:
-        key = str(item.get("id", "")).strip()
-        id_property = item.get("idProperty") or "hs_object_id"
-        props = item.get("properties") or {}
-        if not isinstance(props, dict):
-            props = {}
-        problems = self.contacts.problems(props)
-        if id_property == "email":
-            problems.extend(self.contacts.problems({"email": key or "(empty)"}))
-            injected = self.failing_emails.get(key.lower())
-            if injected:
-                problems.append({"message": injected, "error": "INJECTED_FAILURE", "name": "email"})
-        elif id_property != "hs_object_id":
-            return _batch_error(
-                "VALIDATION_ERROR",
-                f"Unable to perform update/upsert by non-unique 0-1 property {id_property}",
-                key,
-            )
-        if problems:
-            return _batch_error(
-                "VALIDATION_ERROR",
-                "Property values were not valid: " + "; ".join(p["message"] for p in problems),
-                key,
-                errors=problems,
-            )
-        now = self.now()
-        if id_property == "email":
-            contact = self.contacts.find_email(key)
-            created = contact is None
-            if contact is None:
-                contact = self.contacts.create({**props, "email": key}, now)
-            else:
-                self.contacts.update(contact, {k: v for k, v in props.items() if k != "email"}, now)
-        else:
-            try:
-                found = self.contacts.resolve(int(key))
-            except ValueError:
-                found = None
-            if found is None or found.archived:
-                return _batch_error("OBJECT_NOT_FOUND", f"Object {key} not found", key)
-            contact, created = found, False
-            self.contacts.update(contact, props, now)
-        names = (
-            list(props)
-            + ["email"] * (id_property == "email")
-            + ["hs_object_id", "createdate", "lastmodifieddate"]
-        )
-        out = contact.as_json(dict.fromkeys(names))
-        out["new"] = created
-        return out
-
-    async def _batch_read(self, request: Request) -> Response:
-        body = await _body(request)
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list):
-            return _error(400, "Invalid input JSON on line 1: inputs is required")
-        if len(inputs) > BATCH_LIMIT:
-            return _error(400, f"Batch input limit is {BATCH_LIMIT}; got {len(inputs)} inputs")
-        props = body.get("properties") or None
-        by_email = body.get("idProperty") == "email"
-        archived = request.query_params.get("archived", "false").lower() == "true"
-        started = hs_time(self.now())
-        results, missing = [], []
-        with self.lock:
-            for item in inputs:
-                key = str((item or {}).get("id", "")).strip()
-                if by_email:
-                    contact = self.contacts.find_email(key)
-                else:
-                    contact = self.contacts.resolve(int(key)) if key.isdigit() else None
-                if contact is None or contact.archived != archived:
-                    missing.append(key)
-                else:
-                    results.append(contact.as_json(props))
-        payload: dict[str, Any] = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": started,
-            "completedAt": hs_time(self.now()),
-        }
-        if missing:
-            payload["numErrors"] = 1
-            payload["errors"] = [
-                {
-                    "status": "error",
-                    "category": "OBJECT_NOT_FOUND",
-                    "message": "Could not get some CONTACT objects, they may be deleted or "
-                    "not exist. "
-                    "Check that ids are valid.",
-                    "context": {"ids": missing},
-                }
-            ]
-            return json_response(payload, 207)
-        return json_response(payload)
-
-    async def _batch_archive(self, request: Request) -> Response:
-        body = await _body(request)
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list):
-            return _error(400, "Invalid input JSON on line 1: inputs is required")
-        if len(inputs) > BATCH_LIMIT:
-            return _error(400, f"Batch input limit is {BATCH_LIMIT}; got {len(inputs)} inputs")
-        with self.lock:
-            for item in inputs:
-                key = str((item or {}).get("id", ""))
-                contact = self.contacts.contacts.get(int(key)) if key.isdigit() else None
-                if contact is not None:
-                    self.contacts.archive(contact, self.now())
-        return Response(status_code=204)
-
-    async def _search(self, request: Request) -> Response:
-        body = await _body(request)
-        if not isinstance(body, dict):
-            body = {}
-        try:
-            limit = int(body.get("limit", 10))
-            after = int(body.get("after") or 0)
-        except (TypeError, ValueError):
-            return _error(400, "limit and after must be integers")
-        if not 0 <= limit <= SEARCH_LIMIT:
-            return _error(400, f"limit must be between 0 and {SEARCH_LIMIT}")
-        if after >= SEARCH_CAP:
-            return _error(
-                400,
-                f"Search can page through at most {SEARCH_CAP} results (after={after}); "
-                "narrow the query with filters to read further.",
-            )
-        groups = body.get("filterGroups") or []
-        n_filters = sum(len(g.get("filters", [])) for g in groups)
-        if len(groups) > 5 or any(len(g.get("filters", [])) > 10 for g in groups) or n_filters > 25:
-            return _error(
-                400,
-                "Too many filters: at most 5 filterGroups, 10 filters per group and 25 in total",
-            )
-        sorts = body.get("sorts") or []
-        key = json.dumps([groups, sorts, body.get("query")], sort_keys=True)
-        with self.lock:
-            cache_key = (self.contacts.version, key)
-            ids = self._search_cache.get(cache_key)
-            if ids is None:
-                ids = self.contacts.search(groups, sorts, body.get("query"))
-                self._search_cache[cache_key] = ids
-                while len(self._search_cache) > 16:
-                    self._search_cache.popitem(last=False)
-            reachable = min(len(ids), SEARCH_CAP)
-            end = min(after + limit, reachable)
-            props = body.get("properties") or None
-            results = [self.contacts.contacts[c].as_json(props) for c in ids[after:end]]
-        payload: dict[str, Any] = {"total": len(ids), "results": results}
-        if end < reachable and limit > 0:
-            payload["paging"] = {"next": {"after": str(end)}}
-        return json_response(payload)
-
-    # == HTTP: lists ==============================================================================
-
-    async def _create_list(self, request: Request) -> Response:
-        body = await _body(request)
-        if not isinstance(body, dict) or not body.get("name"):
-            return _error(400, "name is required")
-        try:
-            with self.lock:
-                lst = self.lists.create(
-                    str(body["name"]),
-                    body.get("processingType", "MANUAL"),
-                    str(body.get("objectTypeId", "0-1")),
-                    self.now(),
-                    body.get("filterBranch"),
-                )
-        except ValueError as exc:
-            return _error(400, str(exc))
-        return json_response({"list": lst.as_json()})
-
-    async def _list_by_name(self, request: Request) -> Response:
-        with self.lock:
-            lst = self.lists.by_name(request.path_params["ot"], request.path_params["name"])
-            if lst is None:
-                return _error(
-                    404,
-                    f"List does not exist with name {request.path_params['name']}",
-                    "OBJECT_NOT_FOUND",
-                )
-            return json_response({"list": lst.as_json()})
-
-    async def _get_list(self, request: Request) -> Response:
-        with self.lock:
-            lst = self.lists.lists.get(request.path_params["lid"])
-            if lst is None:
-                return _error(
-                    404,
-                    f"List does not exist with id {request.path_params['lid']}",
-                    "OBJECT_NOT_FOUND",
-                )
-            return json_response({"list": lst.as_json()})
-
-    async def _delete_list(self, request: Request) -> Response:
-        with self.lock:
-            self.lists.lists.pop(request.path_params["lid"], None)
-        return Response(status_code=204)
-
-    async def _change_members(self, request: Request, to_add: Any, to_remove: Any) -> Response:
-        lid = request.path_params["lid"]
-        with self.lock:
-            lst = self.lists.lists.get(lid)
-            if lst is None:
-                return _error(404, f"List does not exist with id {lid}", "OBJECT_NOT_FOUND")
-            if not lst.manual:
-                return _error(
-                    400,
-                    f"List {lid} has processingType {lst.processing_type}; memberships can only be "
-                    "changed on MANUAL and SNAPSHOT lists",
-                )
-            missing: list[str] = []
-            added: list[str] = []
-            removed: list[str] = []
-            now = self.now()
-            for raw in to_add:
-                rid = int(raw) if str(raw).isdigit() else None
-                contact = self.contacts.resolve(rid) if rid is not None else None
-                if contact is None or contact.archived:
-                    missing.append(str(raw))
-                elif lst.add(contact.id, now):
-                    added.append(str(contact.id))
-            for raw in to_remove:
-                rid = int(raw) if str(raw).isdigit() else None
-                if rid is None:
-                    missing.append(str(raw))
-                elif lst.remove(rid):
-                    removed.append(str(rid))
-            if added or removed:
-                lst.updated = now
-            return json_response(
-                {"recordIdsMissing": missing, "recordIdsRemoved": removed, "recordsIdsAdded": added}
-            )
-
-    async def _add_and_remove(self, request: Request) -> Response:
-        body = await _body(request)
-        if not isinstance(body, dict):
-            return _error(400, "Invalid input JSON: expected {recordIdsToAdd, recordIdsToRemove}")
-        return await self._change_members(
-            request, body.get("recordIdsToAdd") or [], body.get("recordIdsToRemove") or []
-        )
-
-    async def _add_members(self, request: Request) -> Response:
-        body = await _body(request)
-        if not isinstance(body, list):
-            return _error(400, "Invalid input JSON: expected an array of record ids")
-        return await self._change_members(request, body, [])
-
-    async def _remove_members(self, request: Request) -> Response:
-        body = await _body(request)
-        if not isinstance(body, list):
-            return _error(400, "Invalid input JSON: expected an array of record ids")
-        return await self._change_members(request, [], body)
-
-    async def _get_members(self, request: Request) -> Response:
-        lid = request.path_params["lid"]
-        q = request.query_params
-        try:
-            limit = int(q.get("limit", 100))
-            after = int(q["after"]) if q.get("after") else None
-        except ValueError:
-            return _error(400, "limit and after must be integers")
-        if not 1 <= limit <= MEMBERSHIP_LIMIT:
-            return _error(400, f"limit must be between 1 and {MEMBERSHIP_LIMIT}")
-        with self.lock:
-            lst = self.lists.lists.get(lid)
-            if lst is None:
-                return _error(404, f"List does not exist with id {lid}", "OBJECT_NOT_FOUND")
-            ids, next_after = lst.page(after, limit)
-            results = [
-                {"recordId": str(i), "membershipTimestamp": hs_time(lst.members[i])} for i in ids
-            ]
-        body: dict[str, Any] = {"results": results, "total": len(lst.members)}
-        if next_after is not None:
-            body["paging"] = {"next": {"after": str(next_after)}}
-        return json_response(body)
-
-    async def _clear_members(self, request: Request) -> Response:
-        with self.lock:
-            lst = self.lists.lists.get(request.path_params["lid"])
-            if lst is not None and lst.manual:
-                lst.members.clear()
-                lst.order.clear()
-        return Response(status_code=204)
-
-
-def _rate_error(message: str, policy: str) -> Response:
-    return json_response(
-        {
-            "status": "error",
-            "message": message,
-            "errorType": "RATE_LIMIT",
-            "correlationId": str(uuid.uuid4()),
-            "policyName": policy,
-        },
-        429,
-    )
-
-
-def _batch_error(category: str, message: str, key: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "status": "error",
-        "category": category,
-        "message": message,
-        "context": {"ids": [key]},
-        **extra,
-    }
 
 
 def _person_properties(person: Person, rng: random.Random) -> dict[str, Any]:

@@ -150,13 +150,16 @@ class ContactStore:
     Not locked itself: the fake holds its lock around every call.
     """
 
-    def __init__(self, first_id: int = 101, custom_properties: Iterable[str] = ()) -> None:
+    def __init__(
+        self, first_id: int = 101, custom_properties: Iterable[str] = (), *, strict: bool = True
+    ) -> None:
         self.contacts: dict[int, Contact] = {}
         self.live_ids: list[int] = []
         self.archived_ids: list[int] = []
         self.by_email: dict[str, int] = {}
         self.merged_into: dict[int, int] = {}
         self.custom_properties: set[str] = set(custom_properties)
+        self.strict = strict
         self.version = 0
         self._next_id = first_id
 
@@ -167,7 +170,9 @@ class ContactStore:
         self.custom_properties.add(name)
 
     def known(self, name: str) -> bool:
-        """True when ``name`` is a property of the portal."""
+        """True when ``name`` is a property of the portal (always, when not ``strict``)."""
+        if not self.strict:
+            return True
         return (
             name in STANDARD_PROPERTIES
             or name.startswith("crmhub_")

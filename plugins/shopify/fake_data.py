@@ -14,8 +14,9 @@ year of orders with refunds, cancellations, archived (closed) orders and guest c
 
 from __future__ import annotations
 
+import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
@@ -264,8 +265,14 @@ def build_order(
     source_name: str = "web",
     test: bool = False,
     tags: str = "",
+    billing: dict[str, Any] | None = None,
+    stub: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An order as ``GET orders/{id}.json`` returns it; ``customer=None`` makes a guest order."""
+    """An order as ``GET orders/{id}.json`` returns it; ``customer=None`` makes a guest order.
+
+    ``billing`` and ``stub`` may pass a prebuilt address and customer object (seeding shares
+    them between the orders of one person, so their JSON is built once).
+    """
     oid, number = ids.next_order()
     line_items = [_line(ids, product, qty) for product, qty in lines]
     if fulfillment_status == "fulfilled":
@@ -278,7 +285,10 @@ def build_order(
     tax = (subtotal * TAX_RATE).quantize(CENT, rounding=ROUND_HALF_UP)
     total = subtotal + tax + shipping
     stamp = iso(created_at, tz)
-    billing = _address(person, None, None)
+    if billing is None:
+        billing = _address(person, None, None)
+    if stub is None and customer is not None:
+        stub = customer_stub(customer)
     return {
         "id": oid,
         "admin_graphql_api_id": f"gid://shopify/Order/{oid}",
@@ -323,7 +333,7 @@ def build_order(
         "updated_at": stamp,
         "billing_address": billing,
         "shipping_address": billing,
-        "customer": customer_stub(customer) if customer is not None else None,
+        "customer": stub,
         "line_items": line_items,
         "refunds": [],
         "shipping_lines": [
@@ -486,7 +496,7 @@ def generate_orders(
     now: datetime,
     tz: tzinfo,
     currency: str,
-) -> list[dict[str, Any]]:
+) -> Iterator[dict[str, Any]]:
     """Lay out ``n_orders`` over the year before ``now``, in creation (= id) order.
 
     About 6 % get a refund (half of them full), 3 % are cancelled, paid and fulfilled
@@ -494,18 +504,21 @@ def generate_orders(
     hides them), and ``guest_share`` of them are guest checkouts without a customer.
     """
     year_ago = now - timedelta(days=365)
-    weights = [rng.paretovariate(1.3) for _ in customers]
+    cum_weights = list(itertools.accumulate(rng.paretovariate(1.3) for _ in customers))
+    indices = range(len(customers))
+    created_at = [datetime.fromisoformat(c["created_at"]) for c, _ in customers]
+    billing_memo: dict[int, dict[str, Any]] = {}
+    stub_memo: dict[int, dict[str, Any]] = {}
     plans: list[tuple[datetime, int]] = []  # (created_at, customer index or -1 for a guest)
     for _ in range(n_orders):
         if not customers or rng.random() < guest_share:
             plans.append((year_ago + timedelta(seconds=rng.uniform(0, 365 * 86400)), -1))
             continue
-        index = rng.choices(range(len(customers)), weights)[0] if len(customers) > 1 else 0
-        since = max(datetime.fromisoformat(customers[index][0]["created_at"]), year_ago)
+        index = rng.choices(indices, cum_weights=cum_weights)[0] if len(customers) > 1 else 0
+        since = max(created_at[index], year_ago)
         span = max((now - since).total_seconds(), 60.0)
         plans.append((since + timedelta(seconds=rng.uniform(0, span)), index))
     plans.sort(key=lambda p: p[0])
-    orders: list[dict[str, Any]] = []
     for created, index in plans:
         if index < 0:
             person = rng.choice(guests) if guests else customers[0][1]
@@ -534,7 +547,12 @@ def generate_orders(
             source_name=rng.choice(SOURCES),
             test=rng.random() < 0.005,
             tags="gift" if rng.random() < 0.05 else "",
+            billing=billing_memo.get(id(person)),
+            stub=stub_memo.get(customer["id"]) if customer is not None else None,
         )
+        billing_memo.setdefault(id(person), order["billing_address"])
+        if customer is not None:
+            stub_memo.setdefault(customer["id"], order["customer"])
         roll = rng.random()
         if roll < 0.03 and age_days > 1:
             apply_cancel(
@@ -552,5 +570,4 @@ def generate_orders(
             and rng.random() < 0.6
         ):
             apply_close(order, created + timedelta(days=14), tz)
-        orders.append(order)
-    return orders
+        yield order

@@ -11,8 +11,9 @@ production.
 
 from __future__ import annotations
 
+import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
@@ -296,7 +297,7 @@ def generate_orders(
     now: datetime,
     tz: tzinfo,
     currency: str,
-) -> list[dict[str, Any]]:
+) -> Iterator[dict[str, Any]]:
     """``n_orders`` orders over the year before ``now``, ids increasing with creation time.
 
     ``next_id()`` hands out post ids (refunds take ids from the same sequence, as in
@@ -305,13 +306,14 @@ def generate_orders(
     partial refund. ``guest_share`` of them are guest orders (``customer_id`` 0).
     """
     year_ago = now - timedelta(days=365)
-    weights = [rng.paretovariate(1.3) for _ in customers]
+    cum_weights = list(itertools.accumulate(rng.paretovariate(1.3) for _ in customers))
+    indices = range(len(customers))
     plans: list[tuple[datetime, int]] = []
     for _ in range(n_orders):
         if not customers or rng.random() < guest_share:
             plans.append((year_ago + timedelta(seconds=rng.uniform(0, 365 * 86400)), -1))
             continue
-        index = rng.choices(range(len(customers)), weights)[0] if len(customers) > 1 else 0
+        index = rng.choices(indices, cum_weights=cum_weights)[0] if len(customers) > 1 else 0
         since = max(customers[index][2], year_ago)
         plans.append(
             (
@@ -320,7 +322,6 @@ def generate_orders(
             )
         )
     plans.sort(key=lambda p: p[0])
-    orders = []
     for created, index in plans:
         if index < 0:
             person, customer_id = (rng.choice(guests) if guests else customers[0][1]), 0
@@ -364,5 +365,4 @@ def generate_orders(
         elif status in ("cancelled", "failed"):
             modified = min(created + timedelta(hours=rng.uniform(1, 72)), now)
         set_dates(order, "date_modified", modified, tz)
-        orders.append(order)
-    return orders
+        yield order

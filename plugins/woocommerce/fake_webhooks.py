@@ -32,6 +32,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 import httpx
+
 from crmhub.plugins.woocommerce.fake_data import set_dates
 
 __all__ = [

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+
 from crmhub.core.testing.fake_controls import Clock
 from crmhub.core.testing.receiver import RecordingReceiver
 from crmhub.plugins.hubspot.fake import (
@@ -476,3 +477,17 @@ def test_injected_faults(fresh: FakeHubSpot) -> None:
     with client(fresh) as http:
         statuses = [http.get(C).status_code for _ in range(4)]
     assert statuses == [200, 503, 200, 503]
+
+
+def test_unknown_properties_are_refused_unless_defined_or_lenient() -> None:
+    strict = FakeHubSpot(rate_limit=False)
+    lenient = FakeHubSpot(rate_limit=False, strict_properties=False)
+    item = {"idProperty": "email", "id": "x@example.com", "properties": {"loyalty_tier": "gold"}}
+    with strict, lenient, client(strict) as s_http, client(lenient) as l_http:
+        refused = s_http.post(C + "/batch/upsert", json={"inputs": [item]})
+        strict.define_property("loyalty_tier")
+        defined = s_http.post(C + "/batch/upsert", json={"inputs": [item]})
+        accepted = l_http.post(C + "/batch/upsert", json={"inputs": [item]})
+    assert refused.status_code == 207
+    assert refused.json()["errors"][0]["errors"][0]["error"] == "PROPERTY_DOESNT_EXIST"
+    assert defined.status_code == accepted.status_code == 200

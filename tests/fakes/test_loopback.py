@@ -7,12 +7,13 @@ import socket
 
 import httpx
 import pytest
-from crmhub.core.testing.loopback import LoopbackServer, serve_app
-from crmhub.core.testing.receiver import RecordingReceiver
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from crmhub.core.testing.loopback import LoopbackServer, serve_app
+from crmhub.core.testing.receiver import RecordingReceiver
 
 
 async def _hello(request: Request) -> JSONResponse:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
+
 from crmhub.core.testing.fake_controls import Clock
 from crmhub.core.testing.receiver import RecordingReceiver
 from crmhub.plugins.shopify.fake import FakeShopify

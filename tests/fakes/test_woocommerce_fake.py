@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+
 from crmhub.core.testing.fake_controls import Clock
 from crmhub.core.testing.receiver import RecordingReceiver
 from crmhub.plugins.woocommerce.fake import FakeWooCommerce
