@@ -9,6 +9,7 @@ Fixtures:
 - ``crmhub_hub``: a hub with no plugin instances.
 - ``crmhub_loopback_only``: any network connection outside loopback fails the test.
 - ``redis_url``: a reachable Redis (fails when ``CI=true`` and Redis is down; skips otherwise).
+- ``webhook_receiver``: a loopback server that records requests, and its URL.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from crmhub.core.hub import Hub, create_hub
 from crmhub.core.plugins import load_plugins
 from crmhub.core.settings import load_settings
 from crmhub.core.testing.database import TemplateDatabase
+from crmhub.core.testing.receiver import RecordingReceiver
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
@@ -107,3 +109,11 @@ def redis_url() -> str:
             pytest.fail(f"Redis at {url} is unreachable in CI: {exc}")
         pytest.skip(f"Redis at {url} is unreachable: {exc}")
     return url
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[tuple[RecordingReceiver, str]]:
+    """A served :class:`~crmhub.core.testing.receiver.RecordingReceiver` and its base URL."""
+    receiver = RecordingReceiver()
+    with receiver.serve() as server:
+        yield receiver, server.url
