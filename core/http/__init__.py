@@ -40,7 +40,8 @@ Errors (see :mod:`crmhub.core.errors`): :class:`~crmhub.core.errors.RemoteAuthEr
 401/403, :class:`~crmhub.core.errors.PermanentRemoteError` for other 4xx, and, once the
 :class:`RetryPolicy` is spent, :class:`~crmhub.core.errors.RateLimited` or
 :class:`~crmhub.core.errors.TransientRemoteError` with ``retry_after`` for the job layer.
-In the embedded mode, use :class:`MemoryLimiterBackend` (the default) instead of Redis.
+Inside a hub, take the shared backend with :func:`rate_limiter(hub, key, policies)`: Redis
+when the hub runs on a Redis broker, in-process memory in the embedded mode.
 WooCommerce over plain HTTP signs requests with ``auth=OAuth1QueryAuth(key, secret)``.
 """
 
@@ -78,9 +79,12 @@ from crmhub.core.http.ratelimit_policies import (
 )
 from crmhub.core.http.ratelimit_redis import RedisLimiterBackend
 from crmhub.core.http.retry import RetryPolicy, parse_retry_after
+from crmhub.core.http.shared import limiter_backend, rate_limiter
 
 __all__ = [
     "DEFAULT_USER_AGENT",
+    "limiter_backend",
+    "rate_limiter",
     "ApiClient",
     "CursorToken",
     "Decision",
