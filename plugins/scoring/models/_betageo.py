@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from ._arrays import ArrayLike, FloatArray, IntArray, as_weights, broadcast, check_rft
 from ._optimize import Optimum, minimize_log_params
@@ -126,7 +126,7 @@ def log_odds_dead(params: tuple[float, ...], x: FloatArray, t_x: FloatArray, T: 
 def p_alive(params: tuple[float, ...], x: ArrayLike, t_x: ArrayLike, T: ArrayLike, k: int) -> FloatArray:
     """Probability that each customer is still active at ``T``."""
     xs, txs, Ts = broadcast(("x", x), ("t_x", t_x), ("T", T))
-    return 1.0 / (1.0 + np.exp(log_odds_dead(params, xs, txs, Ts, k)))
+    return expit(-log_odds_dead(params, xs, txs, Ts, k))
 
 
 def _nudge_one(a: float) -> float:

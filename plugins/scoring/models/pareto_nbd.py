@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy.special import gammaln, hyp2f1
+from scipy.special import expit, gammaln, hyp2f1
 
 from . import _betageo
 from ._arrays import ArrayLike, FloatArray, broadcast, unpack
 from ._optimize import central_gradient, minimize_log_params
+from .summary import Collapsed, collapse
 
 NAMES = ("r", "alpha", "s", "beta")
 
@@ -73,33 +74,41 @@ def _log_gauss(rsx: FloatArray, b: FloatArray | float, z: FloatArray) -> FloatAr
     return (1.0 - b) * np.log1p(-z) + np.log(hyp2f1(1.0, rsx + 1.0 - b, rsx + 1.0, z))
 
 
-def _log_a0(params: tuple[float, ...], x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
-    """log A0 of FHL (2005), eqs. (19)/(20) picked by whether alpha >= beta; -inf when t_x = T."""
+def _log_end(params: tuple[float, ...], x: FloatArray, t: FloatArray) -> FloatArray:
+    """log of one end of A0, ``2F1(r+s+x, b; r+s+x+1; |α-β|/(m+t)) / (m+t)^(r+s+x)``.
+
+    ``m = max(α, β)``; ``b = s + 1`` when α >= β, else ``r + x`` (FHL 2005, eqs. 19/20).
+    """
     r, alpha, s, beta = params
     rsx = r + s + x
     if alpha >= beta:
-        top, gap, b = alpha, alpha - beta, np.full_like(x, s + 1.0)
+        top, gap, b = alpha, alpha - beta, s + 1.0
     else:
         top, gap, b = beta, beta - alpha, r + x
+    return _log_gauss(rsx, b, gap / (top + t)) - rsx * np.log(top + t)
+
+
+def _log_a0_from_ends(log_1: FloatArray, log_2: FloatArray) -> FloatArray:
+    """log(e^log_1 - e^log_2) without cancellation trouble; -inf when they are equal (t_x = T)."""
+    u = np.minimum(log_2 - log_1, 0.0)
     with np.errstate(divide="ignore"):
-        return _log_a0_terms(rsx, b, top, gap, t_x, T)
-
-
-def _log_a0_terms(rsx: FloatArray, b: FloatArray, top: float, gap: float, t_x: FloatArray,
-                  T: FloatArray) -> FloatArray:
-    log_1 = _log_gauss(rsx, b, gap / (top + t_x)) - rsx * np.log(top + t_x)
-    log_2 = _log_gauss(rsx, b, gap / (top + T)) - rsx * np.log(top + T)
-    u = np.minimum(log_2 - log_1, 0.0)  # log of the ratio of the two terms, <= 0
-    log1m = np.where(u > -0.693, np.log(-np.expm1(u)), np.log1p(-np.exp(u)))
+        log1m = np.where(u > -0.693, np.log(-np.expm1(u)), np.log1p(-np.exp(u)))
     return log_1 + log1m
 
 
-def _branches(params: tuple[float, ...], x: FloatArray, t_x: FloatArray,
-              T: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _log_a0(params: tuple[float, ...], x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+    """log A0 of FHL (2005): the end at t_x minus the end at T."""
+    return _log_a0_from_ends(_log_end(params, x, t_x), _log_end(params, x, T))
+
+
+def _branches(params: tuple[float, ...], x: FloatArray, t_x: FloatArray, T: FloatArray,
+              log_a0: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
     """Logs of the two bracket terms: alive at T, and dropped out between t_x and T."""
     r, alpha, s, beta = params
+    if log_a0 is None:
+        log_a0 = _log_a0(params, x, t_x, T)
     alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    dropped = np.log(s) - np.log(r + s + x) + _log_a0(params, x, t_x, T)
+    dropped = np.log(s) - np.log(r + s + x) + log_a0
     return alive, dropped
 
 
@@ -118,10 +127,29 @@ def log_likelihood(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any,
     return float(d.w @ row_log_likelihood(unpack(params, NAMES), d.x, d.t_x, d.T))
 
 
-def _mean_neg_ll(theta: FloatArray, d: _betageo.Prepared, penalizer: float) -> float:
-    r, alpha, s, beta = (float(v) for v in np.exp(theta))
+@dataclass(frozen=True)
+class _Ends:
+    """Distinct (x, t_x) and (x, T) pairs: each end of A0 is computed once per pair."""
+
+    at_tx: Collapsed
+    at_T: Collapsed
+
+    @classmethod
+    def of(cls, d: _betageo.Prepared) -> _Ends:
+        zero = np.zeros_like(d.x)
+        return cls(collapse(d.x, d.t_x, zero), collapse(d.x, zero, d.T))
+
+    def log_a0(self, params: tuple[float, ...]) -> FloatArray:
+        log_1 = _log_end(params, self.at_tx.x, self.at_tx.t_x)[self.at_tx.inverse]
+        log_2 = _log_end(params, self.at_T.x, self.at_T.T)[self.at_T.inverse]
+        return _log_a0_from_ends(log_1, log_2)
+
+
+def _mean_neg_ll(theta: FloatArray, d: _betageo.Prepared, ends: _Ends, penalizer: float) -> float:
+    params = tuple(float(v) for v in np.exp(theta))
+    r, alpha, s, beta = params
     const = d.wx @ (gammaln(r + d.ux) - gammaln(r)) + d.total * (r * np.log(alpha) + s * np.log(beta))
-    alive, dropped = _branches((r, alpha, s, beta), d.x, d.t_x, d.T)
+    alive, dropped = _branches(params, d.x, d.t_x, d.T, ends.log_a0(params))
     ll = const + d.w @ np.logaddexp(alive, dropped)
     return float(-ll / d.total + penalizer * (theta @ theta))
 
@@ -134,7 +162,8 @@ def fit(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None = 
     retries from a second point if the first run does not converge.
     """
     d = _betageo.prepare(x, t_x, T, weights)
-    objective = central_gradient(lambda th: _mean_neg_ll(th, d, penalizer))
+    ends = _Ends.of(d)
+    objective = central_gradient(lambda th: _mean_neg_ll(th, d, ends, penalizer))
     if start is None:
         theta0 = _betageo.start_values(d)
         theta0 = np.array([0.0, theta0[1], 0.0, theta0[1]])
@@ -146,7 +175,7 @@ def fit(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None = 
         if other.mean_neg_ll < best.mean_neg_ll or (other.converged and not best.converged):
             best = other
     r, alpha, s, beta = (float(v) for v in np.exp(best.theta))
-    ll = -_mean_neg_ll(best.theta, d, 0.0) * d.total
+    ll = -_mean_neg_ll(best.theta, d, ends, 0.0) * d.total
     return ParetoNBDFit(r, alpha, s, beta, log_likelihood=ll, n=d.total, converged=best.converged,
                         iterations=best.iterations, message=best.message)
 
@@ -156,7 +185,7 @@ def p_alive(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any) -> FloatArr
     p = unpack(params, NAMES)
     xs, txs, Ts = broadcast(("x", x), ("t_x", t_x), ("T", T))
     alive, dropped = _branches(p, xs, txs, Ts)
-    return 1.0 / (1.0 + np.exp(dropped - alive))
+    return expit(alive - dropped)
 
 
 def _rate_integral(s: float, beta_t: FloatArray, t: FloatArray) -> FloatArray:
