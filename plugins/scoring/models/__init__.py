@@ -28,8 +28,30 @@ The maths, assumptions and references are in ``docs/scoring.md``.
 
 from __future__ import annotations
 
-from . import (bgnbd, churn, gamma_gamma, health, heuristics, mbgnbd, pareto_nbd, rfm, segments,
-               simulate, summary)
+from . import (
+    bgnbd,
+    churn,
+    gamma_gamma,
+    health,
+    heuristics,
+    mbgnbd,
+    pareto_nbd,
+    rfm,
+    segments,
+    simulate,
+    summary,
+)
 
-__all__ = ["bgnbd", "churn", "gamma_gamma", "health", "heuristics", "mbgnbd", "pareto_nbd", "rfm",
-           "segments", "simulate", "summary"]
+__all__ = [
+    "bgnbd",
+    "churn",
+    "gamma_gamma",
+    "health",
+    "heuristics",
+    "mbgnbd",
+    "pareto_nbd",
+    "rfm",
+    "segments",
+    "simulate",
+    "summary",
+]

@@ -47,11 +47,13 @@ def prepare(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | Non
     if not np.all(keep):
         xs, txs, Ts, w = xs[keep], txs[keep], Ts[keep], w[keep]
     ux, inv = np.unique(xs, return_inverse=True)
-    wx = np.bincount(inv, weights=w, minlength=ux.size)
+    wx = np.bincount(inv, weights=w, minlength=ux.size).astype(np.float64)
     return Prepared(xs, txs, Ts, w, ux, inv.astype(np.int64), wx, float(w.sum()))
 
 
-def _branch_b(x: FloatArray, a: float, b: float, r: float, log_a_tx: FloatArray, k: int) -> FloatArray:
+def _branch_b(
+    x: FloatArray, a: float, b: float, r: float, log_a_tx: FloatArray, k: int
+) -> FloatArray:
     """Log of the second bracket term; -inf where the model has no such term (BG/NBD, x=0)."""
     den = b + np.maximum(x + k - 1.0, 0.0)
     out = np.log(a) - np.log(den) - (r + x) * log_a_tx
@@ -60,8 +62,9 @@ def _branch_b(x: FloatArray, a: float, b: float, r: float, log_a_tx: FloatArray,
     return out
 
 
-def row_log_likelihood(params: tuple[float, ...], x: FloatArray, t_x: FloatArray,
-                       T: FloatArray, k: int) -> FloatArray:
+def row_log_likelihood(
+    params: tuple[float, ...], x: FloatArray, t_x: FloatArray, T: FloatArray, k: int
+) -> FloatArray:
     """Log-likelihood of every row (no weights) for parameters ``(r, alpha, a, b)``."""
     r, alpha, a, b = params
     const = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x + k) - betaln(a, b)
@@ -86,11 +89,16 @@ def objective(theta: FloatArray, d: Prepared, k: int, penalizer: float) -> tuple
 
     wq = d.w * q
     wq_by_x = np.bincount(d.inv, weights=wq, minlength=ux.size)
-    g_r = d.wx @ (digamma(r + ux) - digamma(r) + np.log(alpha)) - d.w @ log_at + wq @ (log_at - log_atx)
+    g_r = (
+        d.wx @ (digamma(r + ux) - digamma(r) + np.log(alpha))
+        - d.w @ log_at
+        + wq @ (log_at - log_atx)
+    )
     g_alpha = d.total * r / alpha - (d.w * rx) @ ((1.0 - q) / (alpha + d.T) + q / (alpha + d.t_x))
     g_a = d.wx @ (digamma(a + b) - digamma(a + b + ux + k)) + wq.sum() / a
-    g_b = (d.wx @ (digamma(b + ux + k) - digamma(a + b + ux + k) - digamma(b) + digamma(a + b))
-           - wq_by_x @ (1.0 / (b + np.maximum(ux + k - 1.0, 0.0))))
+    g_b = d.wx @ (
+        digamma(b + ux + k) - digamma(a + b + ux + k) - digamma(b) + digamma(a + b)
+    ) - wq_by_x @ (1.0 / (b + np.maximum(ux + k - 1.0, 0.0)))
     grad = np.array([g_r, g_alpha, g_a, g_b]) * np.array([r, alpha, a, b])
     value = -ll / d.total + penalizer * float(theta @ theta)
     return value, -grad / d.total + 2.0 * penalizer * theta
@@ -108,22 +116,26 @@ def fit(d: Prepared, k: int, penalizer: float, start: ArrayLike | None) -> tuple
     theta0 = start_values(d) if start is None else np.log(np.asarray(start, dtype=np.float64))
     best = minimize_log_params(lambda th: objective(th, d, k, penalizer), theta0)
     if not best.converged:  # a second start from a different corner of the space
-        other = minimize_log_params(lambda th: objective(th, d, k, penalizer),
-                                    theta0 + np.array([-1.0, -1.0, 0.5, 1.0]))
+        other = minimize_log_params(
+            lambda th: objective(th, d, k, penalizer), theta0 + np.array([-1.0, -1.0, 0.5, 1.0])
+        )
         if other.mean_neg_ll < best.mean_neg_ll or (other.converged and not best.converged):
             best = other
     value, _ = objective(best.theta, d, k, 0.0)
     return best, -value * d.total
 
 
-def log_odds_dead(params: tuple[float, ...], x: FloatArray, t_x: FloatArray, T: FloatArray,
-                  k: int) -> FloatArray:
+def log_odds_dead(
+    params: tuple[float, ...], x: FloatArray, t_x: FloatArray, T: FloatArray, k: int
+) -> FloatArray:
     """log(P(dropped out) / P(alive)) given the history; -inf for BG/NBD customers with x = 0."""
     r, alpha, a, b = params
     return _branch_b(x, a, b, r, np.log(alpha + t_x), k) + (r + x) * np.log(alpha + T)
 
 
-def p_alive(params: tuple[float, ...], x: ArrayLike, t_x: ArrayLike, T: ArrayLike, k: int) -> FloatArray:
+def p_alive(
+    params: tuple[float, ...], x: ArrayLike, t_x: ArrayLike, T: ArrayLike, k: int
+) -> FloatArray:
     """Probability that each customer is still active at ``T``."""
     xs, txs, Ts = broadcast(("x", x), ("t_x", t_x), ("T", T))
     return expit(-log_odds_dead(params, xs, txs, Ts, k))
@@ -136,8 +148,9 @@ def _nudge_one(a: float) -> float:
     return a
 
 
-def expected_purchases(params: tuple[float, ...], t: ArrayLike, x: ArrayLike, t_x: ArrayLike,
-                       T: ArrayLike, k: int) -> FloatArray:
+def expected_purchases(
+    params: tuple[float, ...], t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, k: int
+) -> FloatArray:
     """Expected purchases in ``(T, T + t]`` given the history (FHL 2005 eq. 10 and its MBG twin).
 
     The Gauss function is used in its Euler-transformed form

@@ -60,13 +60,16 @@ class BGNBDFit:
         """Shortcut for :func:`p_alive` with these parameters."""
         return p_alive(x, t_x, T, self)
 
-    def expected_purchases(self, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
+    def expected_purchases(
+        self, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
         """Shortcut for :func:`expected_purchases` with these parameters."""
         return expected_purchases(t, x, t_x, T, self)
 
 
-def log_likelihood(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any,
-                   weights: ArrayLike | None = None) -> float:
+def log_likelihood(
+    x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any, weights: ArrayLike | None = None
+) -> float:
     """Total log-likelihood of the customers (each row counted ``weights`` times).
 
     :param params: a :class:`BGNBDFit`, :class:`BGNBDParams` or ``(r, alpha, a, b)``.
@@ -75,8 +78,15 @@ def log_likelihood(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any,
     return float(d.w @ _betageo.row_log_likelihood(unpack(params, NAMES), d.x, d.t_x, d.T, _K))
 
 
-def fit(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None, *,
-        penalizer: float = 0.0, start: ArrayLike | None = None) -> BGNBDFit:
+def fit(
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    penalizer: float = 0.0,
+    start: ArrayLike | None = None,
+) -> BGNBDFit:
     """Fit BG/NBD by maximum likelihood.
 
     :param x: repeat purchases per customer (or per collapsed row).
@@ -90,8 +100,17 @@ def fit(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None = 
     d = _betageo.prepare(x, t_x, T, weights)
     opt, ll = _betageo.fit(d, _K, penalizer, start)
     r, alpha, a, b = (float(v) for v in np.exp(opt.theta))
-    return BGNBDFit(r, alpha, a, b, log_likelihood=ll, n=d.total, converged=opt.converged, iterations=opt.iterations,
-                    message=opt.message)
+    return BGNBDFit(
+        r,
+        alpha,
+        a,
+        b,
+        log_likelihood=ll,
+        n=d.total,
+        converged=opt.converged,
+        iterations=opt.iterations,
+        message=opt.message,
+    )
 
 
 def p_alive(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any) -> FloatArray:
@@ -99,7 +118,9 @@ def p_alive(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any) -> FloatArr
     return _betageo.p_alive(unpack(params, NAMES), x, t_x, T, _K)
 
 
-def expected_purchases(t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any) -> FloatArray:
+def expected_purchases(
+    t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any
+) -> FloatArray:
     """Expected number of purchases in the next ``t`` time units given the history (eq. 10)."""
     return _betageo.expected_purchases(unpack(params, NAMES), t, x, t_x, T, _K)
 

@@ -73,9 +73,16 @@ def overdue_score(ratio: ArrayLike) -> FloatArray:
     return r * r / (r * r + 4.0)
 
 
-def churn_risk(p_alive: ArrayLike | None, x: ArrayLike, t_x_days: ArrayLike,
-               days_since_last: ArrayLike, *, shop_gap_days: float | None = None,
-               model_weight: float = DEFAULT_MODEL_WEIGHT, model: str = "BG/NBD") -> ChurnRisk:
+def churn_risk(
+    p_alive: ArrayLike | None,
+    x: ArrayLike,
+    t_x_days: ArrayLike,
+    days_since_last: ArrayLike,
+    *,
+    shop_gap_days: float | None = None,
+    model_weight: float = DEFAULT_MODEL_WEIGHT,
+    model: str = "BG/NBD",
+) -> ChurnRisk:
     """Churn risk in 0..1 for every customer (formula in the module docstring).
 
     :param p_alive: P(alive) from a purchase model, or ``None`` to use the overdue part only.
@@ -100,8 +107,17 @@ def churn_risk(p_alive: ArrayLike | None, x: ArrayLike, t_x_days: ArrayLike,
         pa = broadcast(("p_alive", p_alive), ("x", xs))[0]
         weight = model_weight
         risk = weight * (1.0 - pa) + (1.0 - weight) * overdue
-    return ChurnRisk(np.clip(risk, 0.0, 1.0), pa, ds, gap, ratio, overdue, weight, g0,
-                     model if p_alive is not None else "none")
+    return ChurnRisk(
+        np.clip(risk, 0.0, 1.0),
+        pa,
+        ds,
+        gap,
+        ratio,
+        overdue,
+        weight,
+        g0,
+        model if p_alive is not None else "none",
+    )
 
 
 def explain_churn(c: ChurnRisk, i: int) -> str:

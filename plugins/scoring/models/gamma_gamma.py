@@ -64,13 +64,16 @@ class GammaGammaFit:
 class PurchaseModel(Protocol):
     """Anything with ``expected_purchases(t, x, t_x, T)``: every fitted purchase model."""
 
-    def expected_purchases(self, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
+    def expected_purchases(
+        self, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
         """Expected purchases in the next ``t`` time units."""
         ...
 
 
-def _repeat_buyers(x: ArrayLike, monetary: ArrayLike,
-                   weights: ArrayLike | None) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _repeat_buyers(
+    x: ArrayLike, monetary: ArrayLike, weights: ArrayLike | None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     xs, ms = broadcast(("x", x), ("monetary", monetary))
     w = as_weights(weights, xs.shape[0])
     keep = (xs > 0) & (ms > 0) & (w > 0)
@@ -79,34 +82,97 @@ def _repeat_buyers(x: ArrayLike, monetary: ArrayLike,
 
 def _row_ll(p: float, q: float, g: float, x: FloatArray, m: FloatArray) -> FloatArray:
     px = p * x
-    return (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g) + (px - 1.0) * np.log(m)
-            + px * np.log(x) - (px + q) * np.log(g + m * x))
+    return (
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(g)
+        + (px - 1.0) * np.log(m)
+        + px * np.log(x)
+        - (px + q) * np.log(g + m * x)
+    )
 
 
-def log_likelihood(x: ArrayLike, monetary: ArrayLike, params: Any,
-                   weights: ArrayLike | None = None) -> float:
+def log_likelihood(
+    x: ArrayLike, monetary: ArrayLike, params: Any, weights: ArrayLike | None = None
+) -> float:
     """Total log-likelihood of the repeat buyers among the rows (others are ignored)."""
     p, q, g = unpack(params, NAMES)
     xs, ms, w = _repeat_buyers(x, monetary, weights)
     return float(w @ _row_ll(p, q, g, xs, ms))
 
 
-def _objective(theta: FloatArray, x: FloatArray, m: FloatArray, w: FloatArray, total: float,
-               penalizer: float) -> tuple[float, FloatArray]:
+@dataclass(frozen=True)
+class _Spend:
+    """Repeat buyers laid out for the fit: terms that depend on x alone are grouped by x."""
+
+    x: FloatArray
+    m: FloatArray
+    w: FloatArray
+    ux: FloatArray  # distinct x
+    wx: FloatArray  # weight of each distinct x
+    total: float
+    wx_log_m: float  # Σ w x log m
+    w_log_m: float  # Σ w log m
+    wx_log_x: float  # Σ w x log x
+
+    @classmethod
+    def of(cls, x: FloatArray, m: FloatArray, w: FloatArray) -> _Spend:
+        ux, inv = np.unique(x, return_inverse=True)
+        log_m = np.log(m)
+        wx = np.bincount(inv, weights=w, minlength=ux.size).astype(np.float64)
+        return cls(
+            x,
+            m,
+            w,
+            ux,
+            wx,
+            float(w.sum()),
+            float((w * x) @ log_m),
+            float(w @ log_m),
+            float((w * x) @ np.log(x)),
+        )
+
+
+def _objective(theta: FloatArray, d: _Spend, penalizer: float) -> tuple[float, FloatArray]:
+    """Weighted mean negative log-likelihood and gradient in log-parameters.
+
+    Only ``log(γ + m x)`` and ``1 / (γ + m x)`` are computed per customer; the Gamma-function
+    terms depend on x alone and are evaluated once per distinct x.
+    """
     p, q, g = np.exp(theta)
-    px = p * x
-    log_gmx = np.log(g + m * x)
-    ll = w @ _row_ll(p, q, g, x, m)
-    psi = digamma(px + q)
-    g_p = w @ (x * (psi - digamma(px) + np.log(m) + np.log(x) - log_gmx))
-    g_q = w @ (psi - digamma(q) + np.log(g) - log_gmx)
-    g_g = w @ (q / g - (px + q) / (g + m * x))
+    pu = p * d.ux
+    log_gmx = np.log(g + d.m * d.x)
+    wx_log_gmx = float((d.w * d.x) @ log_gmx)
+    w_log_gmx = float(d.w @ log_gmx)
+    ll = (
+        d.wx @ (gammaln(pu + q) - gammaln(pu))
+        - d.total * gammaln(q)
+        + d.total * q * np.log(g)
+        + p * d.wx_log_m
+        - d.w_log_m
+        + p * d.wx_log_x
+        - p * wx_log_gmx
+        - q * w_log_gmx
+    )
+    psi = digamma(pu + q)
+    g_p = d.wx @ (d.ux * (psi - digamma(pu))) + d.wx_log_m + d.wx_log_x - wx_log_gmx
+    g_q = d.wx @ psi - d.total * digamma(q) + d.total * np.log(g) - w_log_gmx
+    g_g = d.total * q / g - (d.w * (p * d.x + q)) @ (1.0 / (g + d.m * d.x))
     grad = np.array([g_p, g_q, g_g]) * np.array([p, q, g])
-    return -ll / total + penalizer * float(theta @ theta), -grad / total + 2.0 * penalizer * theta
+    return -ll / d.total + penalizer * float(
+        theta @ theta
+    ), -grad / d.total + 2.0 * penalizer * theta
 
 
-def fit(x: ArrayLike, monetary: ArrayLike, weights: ArrayLike | None = None, *,
-        penalizer: float = 0.0, start: ArrayLike | None = None) -> GammaGammaFit:
+def fit(
+    x: ArrayLike,
+    monetary: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    penalizer: float = 0.0,
+    start: ArrayLike | None = None,
+) -> GammaGammaFit:
     """Fit the Gamma-Gamma model on the repeat buyers among the rows.
 
     :param x: repeat purchases per customer; rows with ``x == 0`` are skipped.
@@ -120,16 +186,27 @@ def fit(x: ArrayLike, monetary: ArrayLike, weights: ArrayLike | None = None, *,
     xs, ms, w = _repeat_buyers(x, monetary, weights)
     total = float(w.sum())
     if total == 0:
-        raise InputError("the Gamma-Gamma model needs at least one repeat buyer with positive spend")
+        raise InputError(
+            "the Gamma-Gamma model needs at least one repeat buyer with positive spend"
+        )
     if start is None:
         mean = float(w @ ms) / total
         theta0 = np.log(np.array([2.0, 3.0, mean]))
     else:
         theta0 = np.log(np.asarray(start, dtype=np.float64))
-    opt = minimize_log_params(lambda th: _objective(th, xs, ms, w, total, penalizer), theta0)
+    data = _Spend.of(xs, ms, w)
+    opt = minimize_log_params(lambda th: _objective(th, data, penalizer), theta0)
     p, q, g = (float(v) for v in np.exp(opt.theta))
-    return GammaGammaFit(p, q, g, log_likelihood=float(w @ _row_ll(p, q, g, xs, ms)), n=total,
-                         converged=opt.converged, iterations=opt.iterations, message=opt.message)
+    return GammaGammaFit(
+        p,
+        q,
+        g,
+        log_likelihood=float(w @ _row_ll(p, q, g, xs, ms)),
+        n=total,
+        converged=opt.converged,
+        iterations=opt.iterations,
+        message=opt.message,
+    )
 
 
 def expected_spend(x: ArrayLike, monetary: ArrayLike, params: Any) -> FloatArray:
@@ -165,11 +242,18 @@ def monthly_rate(discount_rate: float, per: Literal["month", "year"]) -> float:
     raise InputError(f"discount period must be 'month' or 'year', got {per!r}")
 
 
-def discounted_purchases(purchases: PurchaseModel, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, *,
-                         months: int = 12, discount_rate: float = 0.01,
-                         discount_per: Literal["month", "year"] = "month",
-                         time_unit: TimeUnit = "weeks",
-                         periods_per_month: float | None = None) -> FloatArray:
+def discounted_purchases(
+    purchases: PurchaseModel,
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+    *,
+    months: int = 12,
+    discount_rate: float = 0.01,
+    discount_per: Literal["month", "year"] = "month",
+    time_unit: TimeUnit = "weeks",
+    periods_per_month: float | None = None,
+) -> FloatArray:
     """Expected purchases in each of the next ``months`` months, discounted to today and summed.
 
     Month ``k`` contributes ``(E[X(k)] - E[X(k-1)]) / (1 + d)^k``. Computed once per distinct
@@ -177,7 +261,11 @@ def discounted_purchases(purchases: PurchaseModel, x: ArrayLike, t_x: ArrayLike,
     """
     if months < 1:
         raise InputError("months must be at least 1")
-    step = periods_per_month if periods_per_month is not None else DAYS_PER_MONTH / DAYS_PER_UNIT[time_unit]
+    step = (
+        periods_per_month
+        if periods_per_month is not None
+        else DAYS_PER_MONTH / DAYS_PER_UNIT[time_unit]
+    )
     d = monthly_rate(discount_rate, discount_per)
     rows = collapse(x, t_x, T)
     total = np.zeros(rows.x.shape[0])
@@ -189,10 +277,20 @@ def discounted_purchases(purchases: PurchaseModel, x: ArrayLike, t_x: ArrayLike,
     return total[rows.inverse]
 
 
-def clv(purchases: PurchaseModel, spend: Any, x: ArrayLike, t_x: ArrayLike, T: ArrayLike,
-        monetary: ArrayLike, *, months: int = 12, discount_rate: float = 0.01,
-        discount_per: Literal["month", "year"] = "month", time_unit: TimeUnit = "weeks",
-        periods_per_month: float | None = None) -> FloatArray:
+def clv(
+    purchases: PurchaseModel,
+    spend: Any,
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+    monetary: ArrayLike,
+    *,
+    months: int = 12,
+    discount_rate: float = 0.01,
+    discount_per: Literal["month", "year"] = "month",
+    time_unit: TimeUnit = "weeks",
+    periods_per_month: float | None = None,
+) -> FloatArray:
     """Customer lifetime value over the next ``months`` months, discounted.
 
     ``CLV = expected_spend(x, monetary) · Σ_k (E[X(k)] - E[X(k-1)]) / (1 + d)^k``, the
@@ -206,7 +304,15 @@ def clv(purchases: PurchaseModel, spend: Any, x: ArrayLike, t_x: ArrayLike, T: A
     :param periods_per_month: override the month length in model units (lifetimes uses 4.345
         weeks, 30 days).
     """
-    factor = discounted_purchases(purchases, x, t_x, T, months=months, discount_rate=discount_rate,
-                                  discount_per=discount_per, time_unit=time_unit,
-                                  periods_per_month=periods_per_month)
+    factor = discounted_purchases(
+        purchases,
+        x,
+        t_x,
+        T,
+        months=months,
+        discount_rate=discount_rate,
+        discount_per=discount_per,
+        time_unit=time_unit,
+        periods_per_month=periods_per_month,
+    )
     return expected_spend(x, monetary, spend) * factor

@@ -75,17 +75,29 @@ def trend(now: ArrayLike, before: ArrayLike) -> FloatArray:
 def band_of(score: ArrayLike) -> npt.NDArray[np.str_]:
     """Band of health scores: ``green`` >= 70, ``yellow`` >= 40, ``red`` below, ``""`` for NaN."""
     s = np.asarray(score, dtype=np.float64)
-    return np.select([s >= GREEN_FROM, s >= YELLOW_FROM, s < YELLOW_FROM], ["green", "yellow", "red"], "")
+    return np.select(
+        [s >= GREEN_FROM, s >= YELLOW_FROM, s < YELLOW_FROM], ["green", "yellow", "red"], ""
+    )
 
 
-def health(days_since_last: ArrayLike, usual_gap_days: ArrayLike, *,
-           orders_now: ArrayLike | None = None, orders_before: ArrayLike | None = None,
-           spend_now: ArrayLike | None = None, spend_before: ArrayLike | None = None,
-           emails_sent: ArrayLike | None = None, emails_opened: ArrayLike | None = None,
-           emails_clicked: ArrayLike | None = None, nps: ArrayLike | None = None,
-           csat: ArrayLike | None = None, orders_total: ArrayLike | None = None,
-           refunded_orders: ArrayLike | None = None, complaints: ArrayLike | None = None,
-           weights: dict[str, float] | None = None) -> Health:
+def health(
+    days_since_last: ArrayLike,
+    usual_gap_days: ArrayLike,
+    *,
+    orders_now: ArrayLike | None = None,
+    orders_before: ArrayLike | None = None,
+    spend_now: ArrayLike | None = None,
+    spend_before: ArrayLike | None = None,
+    emails_sent: ArrayLike | None = None,
+    emails_opened: ArrayLike | None = None,
+    emails_clicked: ArrayLike | None = None,
+    nps: ArrayLike | None = None,
+    csat: ArrayLike | None = None,
+    orders_total: ArrayLike | None = None,
+    refunded_orders: ArrayLike | None = None,
+    complaints: ArrayLike | None = None,
+    weights: dict[str, float] | None = None,
+) -> Health:
     """Health of every customer (formula and weights in the module docstring).
 
     Every optional input is an array (or scalar) aligned with ``days_since_last``; NaN or
@@ -104,28 +116,55 @@ def health(days_since_last: ArrayLike, usual_gap_days: ArrayLike, *,
         raise InputError(f"health weights need the keys {sorted(HEALTH_WEIGHTS)} with values >= 0")
     ds, gap = broadcast(("days_since_last", days_since_last), ("usual_gap_days", usual_gap_days))
     n = ds.shape[0]
-    raw = {name: _opt(value, n) for name, value in {
-        "orders_now": orders_now, "orders_before": orders_before, "spend_now": spend_now,
-        "spend_before": spend_before, "emails_sent": emails_sent, "emails_opened": emails_opened,
-        "emails_clicked": emails_clicked, "nps": nps, "csat": csat, "orders_total": orders_total,
-        "refunded_orders": refunded_orders, "complaints": complaints}.items()}
+    raw = {
+        name: _opt(value, n)
+        for name, value in {
+            "orders_now": orders_now,
+            "orders_before": orders_before,
+            "spend_now": spend_now,
+            "spend_before": spend_before,
+            "emails_sent": emails_sent,
+            "emails_opened": emails_opened,
+            "emails_clicked": emails_clicked,
+            "nps": nps,
+            "csat": csat,
+            "orders_total": orders_total,
+            "refunded_orders": refunded_orders,
+            "complaints": complaints,
+        }.items()
+    }
     raw["days_since_last"], raw["usual_gap_days"] = ds, gap
 
     with np.errstate(invalid="ignore", divide="ignore"):
         sent = raw["emails_sent"]
-        rates = np.vstack([np.minimum(1, np.clip(raw["emails_opened"] / sent, 0, 1) / FULL_OPEN_RATE),
-                           np.minimum(1, np.clip(raw["emails_clicked"] / sent, 0, 1) / FULL_CLICK_RATE)])
+        rates = np.vstack(
+            [
+                np.minimum(1, np.clip(raw["emails_opened"] / sent, 0, 1) / FULL_OPEN_RATE),
+                np.minimum(1, np.clip(raw["emails_clicked"] / sent, 0, 1) / FULL_CLICK_RATE),
+            ]
+        )
         known = np.isfinite(rates).sum(axis=0)
         engagement = np.where((sent > 0) & (known > 0), np.nansum(rates, axis=0) / known, np.nan)
         answers = np.vstack([raw["nps"] / 10.0, (raw["csat"] - 1.0) / 4.0])
         answered = np.isfinite(answers).sum(axis=0)
         satisfaction = np.where(answered > 0, np.nansum(answers, axis=0) / answered, np.nan)
-        refund_ratio = np.where(raw["orders_total"] > 0,
-                                np.nan_to_num(raw["refunded_orders"]) / raw["orders_total"], np.nan)
+        refund_ratio = np.where(
+            raw["orders_total"] > 0,
+            np.nan_to_num(raw["refunded_orders"]) / raw["orders_total"],
+            np.nan,
+        )
         has_refund_data = np.isfinite(refund_ratio) | np.isfinite(raw["complaints"])
-        refunds = np.where(has_refund_data, np.clip(
-            1.0 - np.nan_to_num(refund_ratio) - COMPLAINT_PENALTY * np.nan_to_num(raw["complaints"]),
-            0.0, 1.0), np.nan)
+        refunds = np.where(
+            has_refund_data,
+            np.clip(
+                1.0
+                - np.nan_to_num(refund_ratio)
+                - COMPLAINT_PENALTY * np.nan_to_num(raw["complaints"]),
+                0.0,
+                1.0,
+            ),
+            np.nan,
+        )
     components = {
         "recency": 1.0 - overdue_score(ds / gap),
         "frequency_trend": trend(raw["orders_now"], raw["orders_before"]),
@@ -145,8 +184,14 @@ def health(days_since_last: ArrayLike, usual_gap_days: ArrayLike, *,
     return Health(score, band_of(score), components, raw, w)
 
 
-_LABELS = {"recency": "recency", "frequency_trend": "frequency trend", "spend_trend": "spend trend",
-           "engagement": "engagement", "satisfaction": "satisfaction", "refunds": "refunds/complaints"}
+_LABELS = {
+    "recency": "recency",
+    "frequency_trend": "frequency trend",
+    "spend_trend": "spend trend",
+    "engagement": "engagement",
+    "satisfaction": "satisfaction",
+    "refunds": "refunds/complaints",
+}
 
 
 def _count(value: float, noun: str) -> str:
@@ -156,22 +201,29 @@ def _count(value: float, noun: str) -> str:
 def _why(h: Health, name: str, i: int) -> str:
     v = {k: float(a[i]) for k, a in h.inputs.items()}
     if name == "recency":
-        return f"last order {_count(v['days_since_last'], 'day')} ago, usual gap {v['usual_gap_days']:.0f} days"
+        days, gap = v["days_since_last"], v["usual_gap_days"]
+        return f"last order {_count(days, 'day')} ago, usual gap {gap:.0f} days"
     if name == "frequency_trend":
-        return f"{_count(v['orders_now'], 'order')} in the recent window vs {v['orders_before']:.0f} before"
+        now, before = v["orders_now"], v["orders_before"]
+        return f"{_count(now, 'order')} in the recent window vs {before:.0f} before"
     if name == "spend_trend":
         return f"spend {v['spend_now']:.2f} in the recent window vs {v['spend_before']:.2f} before"
     if name == "engagement":
-        acts = [f"opened {v['emails_opened']:.0f}" if np.isfinite(v["emails_opened"]) else "",
-                f"clicked {v['emails_clicked']:.0f}" if np.isfinite(v["emails_clicked"]) else ""]
+        acts = [
+            f"opened {v['emails_opened']:.0f}" if np.isfinite(v["emails_opened"]) else "",
+            f"clicked {v['emails_clicked']:.0f}" if np.isfinite(v["emails_clicked"]) else "",
+        ]
         return f"{' and '.join(a for a in acts if a)} of {_count(v['emails_sent'], 'email')}"
     if name == "satisfaction":
-        answers = [f"NPS {v['nps']:.0f}" if np.isfinite(v["nps"]) else "",
-                   f"CSAT {v['csat']:.0f}" if np.isfinite(v["csat"]) else ""]
+        answers = [
+            f"NPS {v['nps']:.0f}" if np.isfinite(v["nps"]) else "",
+            f"CSAT {v['csat']:.0f}" if np.isfinite(v["csat"]) else "",
+        ]
         return ", ".join(a for a in answers if a)
     facts = []
     if np.isfinite(v["orders_total"]) and v["orders_total"] > 0:
-        facts.append(f"{np.nan_to_num(v['refunded_orders']):.0f} of {_count(v['orders_total'], 'order')} refunded")
+        refunded = np.nan_to_num(v["refunded_orders"])
+        facts.append(f"{refunded:.0f} of {_count(v['orders_total'], 'order')} refunded")
     if np.isfinite(v["complaints"]):
         facts.append(_count(v["complaints"], "complaint"))
     return ", ".join(facts)

@@ -35,8 +35,9 @@ MIN_REPEAT_BUYERS = 30
 MIN_LEVEL_SIZE = 10
 
 
-def heuristic_reason(x: ArrayLike, fit: Any = None, *,
-                     min_repeat_buyers: int = MIN_REPEAT_BUYERS) -> str | None:
+def heuristic_reason(
+    x: ArrayLike, fit: Any = None, *, min_repeat_buyers: int = MIN_REPEAT_BUYERS
+) -> str | None:
     """Why the heuristics must be used instead of a model, or ``None`` if the model is fine.
 
     :param x: repeat purchases per customer.
@@ -44,12 +45,17 @@ def heuristic_reason(x: ArrayLike, fit: Any = None, *,
     """
     repeat = int(np.count_nonzero(np.asarray(x) > 0))
     if repeat < min_repeat_buyers:
-        return (f"only {repeat} customers have a repeat purchase; at least {min_repeat_buyers} "
-                "are needed to fit a purchase model")
+        return (
+            f"only {repeat} customers have a repeat purchase; at least {min_repeat_buyers} "
+            "are needed to fit a purchase model"
+        )
     if fit is not None and not getattr(fit, "converged", False):
         message = getattr(fit, "message", "")
-        return f"the purchase model fit did not converge ({message})" if message else \
-            "the purchase model fit did not converge"
+        return (
+            f"the purchase model fit did not converge ({message})"
+            if message
+            else "the purchase model fit did not converge"
+        )
     return None
 
 
@@ -88,10 +94,19 @@ def _expected(alive: FloatArray, pi: FloatArray, gap: FloatArray, days: float) -
     return alive * -np.expm1(-k * days) / (1.0 - pi)
 
 
-def heuristic_scores(x: ArrayLike, t_x_days: ArrayLike, days_since_last: ArrayLike,
-                     monetary: ArrayLike, *, reason: str, shop_spend: float | None = None,
-                     horizon_days: float = 365.0, months: int = 12, discount_rate: float = 0.01,
-                     discount_per: Literal["month", "year"] = "month") -> HeuristicScores:
+def heuristic_scores(
+    x: ArrayLike,
+    t_x_days: ArrayLike,
+    days_since_last: ArrayLike,
+    monetary: ArrayLike,
+    *,
+    reason: str,
+    shop_spend: float | None = None,
+    horizon_days: float = 365.0,
+    months: int = 12,
+    discount_rate: float = 0.01,
+    discount_per: Literal["month", "year"] = "month",
+) -> HeuristicScores:
     """Heuristic P(alive), expected purchases (next ``horizon_days``) and CLV (next ``months``).
 
     :param x: repeat purchases; ``t_x_days``: first to last purchase in days.
@@ -102,8 +117,12 @@ def heuristic_scores(x: ArrayLike, t_x_days: ArrayLike, days_since_last: ArrayLi
     :param shop_spend: spend assumed for one-order customers; by default the mean repeat
         spend of the repeat buyers (0 if there are none: pass the mean order value then).
     """
-    xs, ts, ds, ms = broadcast(("x", x), ("t_x_days", t_x_days),
-                               ("days_since_last", days_since_last), ("monetary", monetary))
+    xs, ts, ds, ms = broadcast(
+        ("x", x),
+        ("t_x_days", t_x_days),
+        ("days_since_last", days_since_last),
+        ("monetary", monetary),
+    )
     g0 = shop_gap(xs, ts)
     gap = usual_gap(xs, ts, g0)
     pi = np.clip(continuation_rates(xs), 1e-6, 1 - 1e-6)
@@ -120,14 +139,26 @@ def heuristic_scores(x: ArrayLike, t_x_days: ArrayLike, days_since_last: ArrayLi
         cumulative = _expected(alive, pi, gap, month * DAYS_PER_MONTH)
         value += (cumulative - previous) / (1.0 + d) ** month
         previous = cumulative
-    return HeuristicScores(alive, _expected(alive, pi, gap, horizon_days), spend * value, pi, gap,
-                           ds, spend, horizon_days, g0, reason)
+    return HeuristicScores(
+        alive,
+        _expected(alive, pi, gap, horizon_days),
+        spend * value,
+        pi,
+        gap,
+        ds,
+        spend,
+        horizon_days,
+        g0,
+        reason,
+    )
 
 
 def explain_heuristic(h: HeuristicScores, i: int) -> str:
     """One line saying that (and why) a heuristic was used and how customer ``i`` scored."""
-    return (f"Heuristic used because {h.reason}. P(alive) {h.p_alive[i]:.2f}: "
-            f"{h.continuation[i]:.0%} of customers at this purchase count bought again, and the "
-            f"last order was {h.days_since_last[i]:.0f} days ago against a usual gap of "
-            f"{h.usual_gap_days[i]:.0f} days; expected {h.expected_purchases[i]:.2f} purchases in "
-            f"the next {h.horizon_days:.0f} days at {h.spend[i]:.2f} each; CLV {h.clv[i]:.2f}")
+    return (
+        f"Heuristic used because {h.reason}. P(alive) {h.p_alive[i]:.2f}: "
+        f"{h.continuation[i]:.0%} of customers at this purchase count bought again, and the "
+        f"last order was {h.days_since_last[i]:.0f} days ago against a usual gap of "
+        f"{h.usual_gap_days[i]:.0f} days; expected {h.expected_purchases[i]:.2f} purchases in "
+        f"the next {h.horizon_days:.0f} days at {h.spend[i]:.2f} each; CLV {h.clv[i]:.2f}"
+    )

@@ -53,26 +53,45 @@ class MBGNBDFit:
         """Shortcut for :func:`p_alive` with these parameters."""
         return p_alive(x, t_x, T, self)
 
-    def expected_purchases(self, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
+    def expected_purchases(
+        self, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
         """Shortcut for :func:`expected_purchases` with these parameters."""
         return expected_purchases(t, x, t_x, T, self)
 
 
-def log_likelihood(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any,
-                   weights: ArrayLike | None = None) -> float:
+def log_likelihood(
+    x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any, weights: ArrayLike | None = None
+) -> float:
     """Total log-likelihood of the customers (each row counted ``weights`` times)."""
     d = _betageo.prepare(x, t_x, T, weights)
     return float(d.w @ _betageo.row_log_likelihood(unpack(params, NAMES), d.x, d.t_x, d.T, _K))
 
 
-def fit(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None, *,
-        penalizer: float = 0.0, start: ArrayLike | None = None) -> MBGNBDFit:
+def fit(
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    penalizer: float = 0.0,
+    start: ArrayLike | None = None,
+) -> MBGNBDFit:
     """Fit MBG/NBD by maximum likelihood (arguments as in :func:`.bgnbd.fit`)."""
     d = _betageo.prepare(x, t_x, T, weights)
     opt, ll = _betageo.fit(d, _K, penalizer, start)
     r, alpha, a, b = (float(v) for v in np.exp(opt.theta))
-    return MBGNBDFit(r, alpha, a, b, log_likelihood=ll, n=d.total, converged=opt.converged,
-                     iterations=opt.iterations, message=opt.message)
+    return MBGNBDFit(
+        r,
+        alpha,
+        a,
+        b,
+        log_likelihood=ll,
+        n=d.total,
+        converged=opt.converged,
+        iterations=opt.iterations,
+        message=opt.message,
+    )
 
 
 def p_alive(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any) -> FloatArray:
@@ -80,7 +99,9 @@ def p_alive(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any) -> FloatArr
     return _betageo.p_alive(unpack(params, NAMES), x, t_x, T, _K)
 
 
-def expected_purchases(t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any) -> FloatArray:
+def expected_purchases(
+    t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any
+) -> FloatArray:
     """Expected number of purchases in the next ``t`` time units given the history."""
     return _betageo.expected_purchases(unpack(params, NAMES), t, x, t_x, T, _K)
 

@@ -64,7 +64,9 @@ class ParetoNBDFit:
         """Shortcut for :func:`p_alive` with these parameters."""
         return p_alive(x, t_x, T, self)
 
-    def expected_purchases(self, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> FloatArray:
+    def expected_purchases(
+        self, t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
         """Shortcut for :func:`expected_purchases` with these parameters."""
         return expected_purchases(t, x, t_x, T, self)
 
@@ -81,6 +83,7 @@ def _log_end(params: tuple[float, ...], x: FloatArray, t: FloatArray) -> FloatAr
     """
     r, alpha, s, beta = params
     rsx = r + s + x
+    b: FloatArray | float
     if alpha >= beta:
         top, gap, b = alpha, alpha - beta, s + 1.0
     else:
@@ -101,8 +104,13 @@ def _log_a0(params: tuple[float, ...], x: FloatArray, t_x: FloatArray, T: FloatA
     return _log_a0_from_ends(_log_end(params, x, t_x), _log_end(params, x, T))
 
 
-def _branches(params: tuple[float, ...], x: FloatArray, t_x: FloatArray, T: FloatArray,
-              log_a0: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
+def _branches(
+    params: tuple[float, ...],
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+    log_a0: FloatArray | None = None,
+) -> tuple[FloatArray, FloatArray]:
     """Logs of the two bracket terms: alive at T, and dropped out between t_x and T."""
     r, alpha, s, beta = params
     if log_a0 is None:
@@ -112,7 +120,9 @@ def _branches(params: tuple[float, ...], x: FloatArray, t_x: FloatArray, T: Floa
     return alive, dropped
 
 
-def row_log_likelihood(params: tuple[float, ...], x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+def row_log_likelihood(
+    params: tuple[float, ...], x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> FloatArray:
     """Log-likelihood of every row (no weights)."""
     r, alpha, s, beta = params
     alive, dropped = _branches(params, x, t_x, T)
@@ -120,8 +130,9 @@ def row_log_likelihood(params: tuple[float, ...], x: FloatArray, t_x: FloatArray
     return const + np.logaddexp(alive, dropped)
 
 
-def log_likelihood(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any,
-                   weights: ArrayLike | None = None) -> float:
+def log_likelihood(
+    x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any, weights: ArrayLike | None = None
+) -> float:
     """Total log-likelihood of the customers (each row counted ``weights`` times)."""
     d = _betageo.prepare(x, t_x, T, weights)
     return float(d.w @ row_log_likelihood(unpack(params, NAMES), d.x, d.t_x, d.T))
@@ -148,14 +159,23 @@ class _Ends:
 def _mean_neg_ll(theta: FloatArray, d: _betageo.Prepared, ends: _Ends, penalizer: float) -> float:
     params = tuple(float(v) for v in np.exp(theta))
     r, alpha, s, beta = params
-    const = d.wx @ (gammaln(r + d.ux) - gammaln(r)) + d.total * (r * np.log(alpha) + s * np.log(beta))
+    const = d.wx @ (gammaln(r + d.ux) - gammaln(r)) + d.total * (
+        r * np.log(alpha) + s * np.log(beta)
+    )
     alive, dropped = _branches(params, d.x, d.t_x, d.T, ends.log_a0(params))
     ll = const + d.w @ np.logaddexp(alive, dropped)
     return float(-ll / d.total + penalizer * (theta @ theta))
 
 
-def fit(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None, *,
-        penalizer: float = 0.0, start: ArrayLike | None = None) -> ParetoNBDFit:
+def fit(
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    penalizer: float = 0.0,
+    start: ArrayLike | None = None,
+) -> ParetoNBDFit:
     """Fit Pareto/NBD by maximum likelihood (arguments as in :func:`.bgnbd.fit`).
 
     Starts from r = s = 1, alpha from the pooled purchase rate and beta = alpha, then
@@ -176,8 +196,17 @@ def fit(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None = 
             best = other
     r, alpha, s, beta = (float(v) for v in np.exp(best.theta))
     ll = -_mean_neg_ll(best.theta, d, ends, 0.0) * d.total
-    return ParetoNBDFit(r, alpha, s, beta, log_likelihood=ll, n=d.total, converged=best.converged,
-                        iterations=best.iterations, message=best.message)
+    return ParetoNBDFit(
+        r,
+        alpha,
+        s,
+        beta,
+        log_likelihood=ll,
+        n=d.total,
+        converged=best.converged,
+        iterations=best.iterations,
+        message=best.message,
+    )
 
 
 def p_alive(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any) -> FloatArray:
@@ -196,7 +225,9 @@ def _rate_integral(s: float, beta_t: FloatArray, t: FloatArray) -> FloatArray:
     return beta_t * -np.expm1((s - 1.0) * log_u) / (s - 1.0)
 
 
-def expected_purchases(t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any) -> FloatArray:
+def expected_purchases(
+    t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, params: Any
+) -> FloatArray:
     """Expected number of purchases in the next ``t`` time units given the history (eq. 22)."""
     r, alpha, s, beta = unpack(params, NAMES)
     ts, xs, txs, Ts = broadcast(("t", t), ("x", x), ("t_x", t_x), ("T", T))

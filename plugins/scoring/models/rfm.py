@@ -160,7 +160,9 @@ class RFMScores:
     @property
     def segment(self) -> npt.NDArray[np.str_]:
         """Segment name of every customer."""
-        return np.asarray(SEGMENTS, dtype=object)[segment_codes(self.r, self.f, self.m, self.n_bins)]
+        return np.asarray(SEGMENTS, dtype=object)[
+            segment_codes(self.r, self.f, self.m, self.n_bins)
+        ]
 
     @property
     def tier(self) -> npt.NDArray[np.str_]:
@@ -169,8 +171,9 @@ class RFMScores:
         return lookup[segment_codes(self.r, self.f, self.m, self.n_bins)]
 
 
-def rfm_scores(days_since_last: ArrayLike, frequency: ArrayLike, monetary: ArrayLike,
-               n_bins: int = 5) -> RFMScores:
+def rfm_scores(
+    days_since_last: ArrayLike, frequency: ArrayLike, monetary: ArrayLike, n_bins: int = 5
+) -> RFMScores:
     """Score every customer on recency, frequency and monetary value.
 
     :param days_since_last: days since the last order (fewer = better = higher R).
@@ -181,16 +184,18 @@ def rfm_scores(days_since_last: ArrayLike, frequency: ArrayLike, monetary: Array
     rb = fit_bins(days_since_last, n_bins, higher_is_better=False)
     fb = fit_bins(frequency, n_bins)
     mb = fit_bins(monetary, n_bins)
-    return RFMScores(rb.score(days_since_last), fb.score(frequency), mb.score(monetary),
-                     rb, fb, mb, n_bins)
+    return RFMScores(
+        rb.score(days_since_last), fb.score(frequency), mb.score(monetary), rb, fb, mb, n_bins
+    )
 
 
 def _fmt(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
-def explain_rfm(scores: RFMScores, i: int, days_since_last: float, frequency: float,
-                monetary: float) -> str:
+def explain_rfm(
+    scores: RFMScores, i: int, days_since_last: float, frequency: float, monetary: float
+) -> str:
     """One line saying why customer ``i`` got its R, F and M scores and segment.
 
     Example: ``"R=5 because last order 6 days ago (R=5: 0-9 days); F=1 because 1 order
@@ -202,12 +207,22 @@ def explain_rfm(scores: RFMScores, i: int, days_since_last: float, frequency: fl
     m_lo, m_hi = scores.m_bins.range_of(m)
     name = rfm_segment(r, f, m, scores.n_bins)
     orders = "order" if frequency == 1 else "orders"
-    return (f"R={r} because last order {_fmt(days_since_last)} days ago "
-            f"(R={r}: {_fmt(r_lo)}-{_fmt(r_hi)} days); "
-            f"F={f} because {_fmt(frequency)} {orders} (F={f}: {_fmt(f_lo)}-{_fmt(f_hi)}); "
-            f"M={m} because spend {_fmt(monetary)} (M={m}: {_fmt(m_lo)}-{_fmt(m_hi)}) "
-            f"-> {name} (tier {tier_of(name)})")
+    return (
+        f"R={r} because last order {_fmt(days_since_last)} days ago "
+        f"(R={r}: {_fmt(r_lo)}-{_fmt(r_hi)} days); "
+        f"F={f} because {_fmt(frequency)} {orders} (F={f}: {_fmt(f_lo)}-{_fmt(f_hi)}); "
+        f"M={m} because spend {_fmt(monetary)} (M={m}: {_fmt(m_lo)}-{_fmt(m_hi)}) "
+        f"-> {name} (tier {tier_of(name)})"
+    )
 
 
-__all__ = ["Binning", "RFMScores", "explain_rfm", "fit_bins", "rfm_scores", "rfm_segment", "score",
-           "tier_of"]
+__all__ = [
+    "Binning",
+    "RFMScores",
+    "explain_rfm",
+    "fit_bins",
+    "rfm_scores",
+    "rfm_segment",
+    "score",
+    "tier_of",
+]

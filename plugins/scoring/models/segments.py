@@ -3,12 +3,12 @@
 FM is the mean of F and M rounded half up. The map is defined on the 5 × 5 grid as
 rectangles of cells (rows R, columns FM)::
 
-    R \\ FM   1                2                   3                   4                5
-    5        New              Potential Loyalist  Potential Loyalist  Champions        Champions
-    4        Promising        Potential Loyalist  Potential Loyalist  Loyal            Champions
-    3        About to Sleep   About to Sleep      Need Attention      Loyal            Loyal
-    2        Hibernating      Hibernating         At Risk             At Risk          Can't Lose Them
-    1        Lost             Lost                At Risk             Can't Lose Them  Can't Lose Them
+    R\\FM  1               2                  3                  4                5
+    5      New             Potential Loyalist Potential Loyalist Champions        Champions
+    4      Promising       Potential Loyalist Potential Loyalist Loyal            Champions
+    3      About to Sleep  About to Sleep     Need Attention     Loyal            Loyal
+    2      Hibernating     Hibernating        At Risk            At Risk          Can't Lose Them
+    1      Lost            Lost               At Risk            Can't Lose Them  Can't Lose Them
 
 With ``n`` bins other than 5, a score ``k`` is placed on the 5-grid by the centre of its
 cell: ``1 + floor((k - 0.5) / n · 5)`` (so with 3 bins, 1 -> 1, 2 -> 3, 3 -> 5).
@@ -30,8 +30,17 @@ from ._arrays import ArrayLike
 
 #: Segment names in a fixed order (their codes are indices into this tuple).
 SEGMENTS: tuple[str, ...] = (
-    "Champions", "Loyal", "Potential Loyalist", "New", "Promising", "Need Attention",
-    "About to Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost",
+    "Champions",
+    "Loyal",
+    "Potential Loyalist",
+    "New",
+    "Promising",
+    "Need Attention",
+    "About to Sleep",
+    "At Risk",
+    "Can't Lose Them",
+    "Hibernating",
+    "Lost",
 )
 
 #: Each segment as rectangles ``(r_low, r_high, fm_low, fm_high)`` on the 5 × 5 grid.
@@ -51,10 +60,17 @@ SEGMENT_CELLS: dict[str, tuple[tuple[int, int, int, int], ...]] = {
 
 #: Tier of every segment.
 TIERS: dict[str, str] = {
-    "Champions": "core", "Loyal": "core",
-    "Potential Loyalist": "potential", "New": "potential", "Promising": "potential",
-    "Need Attention": "ordinary", "About to Sleep": "ordinary",
-    "At Risk": "churned", "Can't Lose Them": "churned", "Hibernating": "churned", "Lost": "churned",
+    "Champions": "core",
+    "Loyal": "core",
+    "Potential Loyalist": "potential",
+    "New": "potential",
+    "Promising": "potential",
+    "Need Attention": "ordinary",
+    "About to Sleep": "ordinary",
+    "At Risk": "churned",
+    "Can't Lose Them": "churned",
+    "Hibernating": "churned",
+    "Lost": "churned",
 }
 
 
@@ -93,7 +109,9 @@ def to_grid5(score: ArrayLike, n_bins: int) -> npt.NDArray[np.int64]:
     return 1 + np.floor((s - 0.5) / n_bins * 5).astype(np.int64)
 
 
-def segment_codes(r: ArrayLike, f: ArrayLike, m: ArrayLike, n_bins: int = 5) -> npt.NDArray[np.int64]:
+def segment_codes(
+    r: ArrayLike, f: ArrayLike, m: ArrayLike, n_bins: int = 5
+) -> npt.NDArray[np.int64]:
     """Vectorised segment codes (indices into :data:`SEGMENTS`) of R, F, M scores."""
     return GRID[to_grid5(r, n_bins), to_grid5(fm_score(f, m), n_bins)]
 

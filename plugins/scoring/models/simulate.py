@@ -59,8 +59,14 @@ def _kth_of(rng: np.random.Generator, x: FloatArray, K: FloatArray, T: FloatArra
     return t_x
 
 
-def bgnbd(n: int, params: Any, T: ArrayLike, *, seed: int | np.random.Generator | None = None,
-          modified: bool = False) -> Simulated:
+def bgnbd(
+    n: int,
+    params: Any,
+    T: ArrayLike,
+    *,
+    seed: int | np.random.Generator | None = None,
+    modified: bool = False,
+) -> Simulated:
     """Simulate ``n`` BG/NBD customers (MBG/NBD with ``modified=True``) observed for ``T``.
 
     :param params: ``(r, alpha, a, b)`` or a fit.
@@ -77,9 +83,10 @@ def bgnbd(n: int, params: Any, T: ArrayLike, *, seed: int | np.random.Generator 
     return Simulated(x, _kth_of(rng, x, K, Ts), Ts, K < D, lam)
 
 
-def pareto_nbd(n: int, params: Any, T: ArrayLike, *,
-               seed: int | np.random.Generator | None = None) -> Simulated:
-    """Simulate ``n`` Pareto/NBD customers observed for ``T``; ``params`` = ``(r, alpha, s, beta)``."""
+def pareto_nbd(
+    n: int, params: Any, T: ArrayLike, *, seed: int | np.random.Generator | None = None
+) -> Simulated:
+    """Simulate ``n`` Pareto/NBD customers observed for ``T``; params ``(r, alpha, s, beta)``."""
     r, alpha, s, beta = unpack(params, ("r", "alpha", "s", "beta"))
     rng = _rng(seed)
     Ts = _ages(n, T)
@@ -92,14 +99,21 @@ def pareto_nbd(n: int, params: Any, T: ArrayLike, *,
     return Simulated(x, t_x, Ts, tau > Ts, lam)
 
 
-def spend_rates(n: int, params: Any, *, seed: int | np.random.Generator | None = None) -> FloatArray:
+def spend_rates(
+    n: int, params: Any, *, seed: int | np.random.Generator | None = None
+) -> FloatArray:
     """Draw each customer's Gamma-Gamma rate ν ~ Gamma(q, γ); a transaction is Gamma(p, ν)."""
     _, q, g = unpack(params, ("p", "q", "gamma"))
     return _rng(seed).gamma(q, 1.0 / g, n)
 
 
-def mean_spend(x: ArrayLike, params: Any, *, seed: int | np.random.Generator | None = None,
-               nu: ArrayLike | None = None) -> FloatArray:
+def mean_spend(
+    x: ArrayLike,
+    params: Any,
+    *,
+    seed: int | np.random.Generator | None = None,
+    nu: ArrayLike | None = None,
+) -> FloatArray:
     """Mean of ``x`` Gamma-Gamma transactions per customer (0 where ``x == 0``).
 
     The mean of x Gamma(p, ν) values is Gamma(p·x, ν·x), so no transaction is drawn.
@@ -107,16 +121,23 @@ def mean_spend(x: ArrayLike, params: Any, *, seed: int | np.random.Generator | N
     p, _, _ = unpack(params, ("p", "q", "gamma"))
     rng = _rng(seed)
     xs = np.asarray(x, dtype=np.float64)
-    rates = spend_rates(xs.size, params, seed=rng) if nu is None else np.asarray(nu, dtype=np.float64)
+    rates = (
+        spend_rates(xs.size, params, seed=rng) if nu is None else np.asarray(nu, dtype=np.float64)
+    )
     out = np.zeros_like(xs)
     has = xs > 0
     out[has] = rng.gamma(p * xs[has], 1.0 / (rates[has] * xs[has]))
     return out
 
 
-def transactions(sim: Simulated, spend: Any, *, calibration_end: Any = "2024-12-31",
-                 days_per_unit: float = 7.0,
-                 seed: int | np.random.Generator | None = None) -> Transactions:
+def transactions(
+    sim: Simulated,
+    spend: Any,
+    *,
+    calibration_end: Any = "2024-12-31",
+    days_per_unit: float = 7.0,
+    seed: int | np.random.Generator | None = None,
+) -> Transactions:
     """Turn simulated summaries into dated transactions with Gamma-Gamma amounts.
 
     Each customer's first order falls ``T`` units before the end of ``calibration_end``'s

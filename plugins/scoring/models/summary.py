@@ -78,8 +78,14 @@ def to_days(when: ArrayLike) -> npt.NDArray[np.int64]:
         raise InputError(f"cannot read dates: {exc}") from exc
 
 
-def summarize(customer: ArrayLike, when: ArrayLike, amount: ArrayLike | None = None, *,
-              calibration_end: Any, time_unit: TimeUnit = "weeks") -> Summary:
+def summarize(
+    customer: ArrayLike,
+    when: ArrayLike,
+    amount: ArrayLike | None = None,
+    *,
+    calibration_end: Any,
+    time_unit: TimeUnit = "weeks",
+) -> Summary:
     """Build the per-customer summary from transactions.
 
     :param customer: customer id of every transaction (any sortable dtype).
@@ -137,8 +143,9 @@ def summarize(customer: ArrayLike, when: ArrayLike, amount: ArrayLike | None = N
     )
 
 
-def holdout_purchases(summary: Summary, customer: ArrayLike, when: ArrayLike,
-                      holdout_end: Any) -> FloatArray:
+def holdout_purchases(
+    summary: Summary, customer: ArrayLike, when: ArrayLike, holdout_end: Any
+) -> FloatArray:
     """Purchase days of each summarised customer after the calibration end up to ``holdout_end``.
 
     Aligned with ``summary.customer``; transactions of customers not in the summary are
@@ -154,7 +161,9 @@ def holdout_purchases(summary: Summary, customer: ArrayLike, when: ArrayLike,
     pos = np.minimum(pos, summary.customer.size - 1)
     known = summary.customer[pos] == cust
     pairs = np.unique(pos[known].astype(np.int64) * (stop - end + 1) + (day[known] - end))
-    return np.bincount(pairs // (stop - end + 1), minlength=summary.customer.size).astype(np.float64)
+    return np.bincount(pairs // (stop - end + 1), minlength=summary.customer.size).astype(
+        np.float64
+    )
 
 
 def collapse(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Collapsed:

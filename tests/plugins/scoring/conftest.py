@@ -26,7 +26,8 @@ class Transactions:
 def _dates(yyyymmdd: npt.NDArray[np.int64]) -> npt.NDArray[np.datetime64]:
     years = (yyyymmdd // 10000 - 1970).astype("datetime64[Y]")
     months = years.astype("datetime64[M]") + (yyyymmdd // 100 % 100 - 1)
-    return months.astype("datetime64[D]") + (yyyymmdd % 100 - 1)
+    days = months.astype("datetime64[D]") + (yyyymmdd % 100 - 1).astype("timedelta64[D]")
+    return days.astype("datetime64[D]")
 
 
 @pytest.fixture(scope="session")
@@ -40,5 +41,6 @@ def cdnow_transactions() -> Transactions:
 def cdnow(cdnow_transactions: Transactions) -> summary.Summary:
     """The standard set-up: calibration to 1997-09-30, weeks, purchases per distinct day."""
     t = cdnow_transactions
-    return summary.summarize(t.customer, t.when, t.amount, calibration_end="1997-09-30",
-                             time_unit="weeks")
+    return summary.summarize(
+        t.customer, t.when, t.amount, calibration_end="1997-09-30", time_unit="weeks"
+    )

@@ -42,7 +42,12 @@ def test_bgnbd_customer_one(cdnow: summary.Summary) -> None:
 def test_pareto_nbd_reproduces_the_matlab_note(cdnow: summary.Summary) -> None:
     fit = pareto_nbd.fit(cdnow.x, cdnow.t_x, cdnow.T)
     assert fit.converged
-    for value, published in [(fit.r, 0.553), (fit.alpha, 10.578), (fit.s, 0.606), (fit.beta, 11.669)]:
+    for value, published in [
+        (fit.r, 0.553),
+        (fit.alpha, 10.578),
+        (fit.s, 0.606),
+        (fit.beta, 11.669),
+    ]:
         assert close(value, published), (value, published)
     assert fit.log_likelihood == pytest.approx(-9595.0, abs=0.1)
 
@@ -57,7 +62,9 @@ def test_gamma_gamma_reproduces_fader_hardie_2013(cdnow: summary.Summary) -> Non
     assert fit.log_likelihood == pytest.approx(-4055.9, abs=0.1)
 
 
-def test_mbgnbd_fits_and_gives_one_order_customers_p_alive_below_one(cdnow: summary.Summary) -> None:
+def test_mbgnbd_fits_and_gives_one_order_customers_p_alive_below_one(
+    cdnow: summary.Summary,
+) -> None:
     fit = mbgnbd.fit(cdnow.x, cdnow.t_x, cdnow.T)
     assert fit.converged
     # Reference values (lifetimes 0.11.3 ModifiedBetaGeoFitter on the same data).
@@ -68,7 +75,9 @@ def test_mbgnbd_fits_and_gives_one_order_customers_p_alive_below_one(cdnow: summ
     assert np.all(bgnbd.fit(cdnow.x, cdnow.t_x, cdnow.T).p_alive(0, 0, cdnow.T[one_order]) == 1)
 
 
-def test_bgnbd_predicts_the_holdout_period_in_aggregate(cdnow_transactions, cdnow: summary.Summary) -> None:
+def test_bgnbd_predicts_the_holdout_period_in_aggregate(
+    cdnow_transactions, cdnow: summary.Summary
+) -> None:
     # Given: the calibration fit and the real purchases of the 39-week holdout.
     t = cdnow_transactions
     fit = bgnbd.fit(cdnow.x, cdnow.t_x, cdnow.T)

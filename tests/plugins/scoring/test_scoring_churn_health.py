@@ -41,7 +41,9 @@ def test_one_order_customers_use_the_shop_gap_and_bgnbd_gives_them_no_model_risk
     mbg = mbgnbd.fit(cdnow.x, cdnow.t_x, cdnow.T)
     one = x == 0
     with_bg = churn.churn_risk(bg.p_alive(cdnow.x, cdnow.t_x, cdnow.T), x, t_x, silent)
-    with_mbg = churn.churn_risk(mbg.p_alive(cdnow.x, cdnow.t_x, cdnow.T), x, t_x, silent, model="MBG/NBD")
+    with_mbg = churn.churn_risk(
+        mbg.p_alive(cdnow.x, cdnow.t_x, cdnow.T), x, t_x, silent, model="MBG/NBD"
+    )
     assert np.all(with_bg.usual_gap_days[one] == with_bg.shop_gap_days)
     # BG/NBD: P(alive) = 1, so one-order customers' risk is at most the overdue weight.
     assert np.all(with_bg.risk[one] <= 0.5)
@@ -58,11 +60,18 @@ def test_churn_without_a_model_is_the_overdue_part() -> None:
 
 def test_health_weights_bands_and_missing_components() -> None:
     h = health.health(
-        [0, 0, 200], [30, 30, 30],
-        orders_now=[2, 2, 0], orders_before=[1, 2, 3],
-        emails_sent=[10, 0, 10], emails_opened=[4, 0, 0], emails_clicked=[1, 0, 0],
-        nps=[10, np.nan, 0], csat=[np.nan, np.nan, 1],
-        orders_total=[5, 5, 4], refunded_orders=[0, 0, 2], complaints=[0, 0, 2],
+        [0, 0, 200],
+        [30, 30, 30],
+        orders_now=[2, 2, 0],
+        orders_before=[1, 2, 3],
+        emails_sent=[10, 0, 10],
+        emails_opened=[4, 0, 0],
+        emails_clicked=[1, 0, 0],
+        nps=[10, np.nan, 0],
+        csat=[np.nan, np.nan, 1],
+        orders_total=[5, 5, 4],
+        refunded_orders=[0, 0, 2],
+        complaints=[0, 0, 2],
     )
     c = h.components
     assert c["recency"][0] == 1.0
@@ -114,8 +123,9 @@ def test_heuristic_scores_and_explanation() -> None:
     x = np.array([0, 0, 3, 3])
     t_x = np.array([0, 0, 90, 90])
     silent = np.array([10, 300, 10, 300])
-    h = heuristics.heuristic_scores(x, t_x, silent, [0, 0, 40, 40], reason="only 2 customers ...",
-                                    shop_spend=25.0)
+    h = heuristics.heuristic_scores(
+        x, t_x, silent, [0, 0, 40, 40], reason="only 2 customers ...", shop_spend=25.0
+    )
     assert h.p_alive[0] > h.p_alive[1] and h.p_alive[2] > h.p_alive[3]
     assert np.all((h.p_alive > 0) & (h.p_alive < 1))
     assert np.all(np.diff(h.expected_purchases[[0, 1]]) < 0)

@@ -23,42 +23,57 @@ def test_bg_family_gradient_matches_finite_differences(cdnow, k: int) -> None:
     for i in range(4):
         e = np.zeros(4)
         e[i] = 1e-6
-        numeric = (_betageo.objective(theta + e, d, k, 0.0)[0]
-                   - _betageo.objective(theta - e, d, k, 0.0)[0]) / 2e-6
+        numeric = (
+            _betageo.objective(theta + e, d, k, 0.0)[0]
+            - _betageo.objective(theta - e, d, k, 0.0)[0]
+        ) / 2e-6
         assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-9)
 
 
 def test_gamma_gamma_gradient_matches_finite_differences(cdnow) -> None:
     keep = cdnow.x > 0
     x, m = cdnow.x[keep], cdnow.monetary[keep]
-    w = np.ones_like(x)
+    d = gg._Spend.of(x, m, np.ones_like(x))
     theta = np.log(np.array([5.0, 3.0, 12.0]))
-    _, grad = gg._objective(theta, x, m, w, float(w.sum()), 0.0)
+    value, grad = gg._objective(theta, d, 0.0)
+    assert -value * d.total == pytest.approx(
+        gamma_gamma.log_likelihood(x, m, np.exp(theta)), rel=1e-12
+    )
     for i in range(3):
         e = np.zeros(3)
         e[i] = 1e-6
-        numeric = (gg._objective(theta + e, x, m, w, float(w.sum()), 0.0)[0]
-                   - gg._objective(theta - e, x, m, w, float(w.sum()), 0.0)[0]) / 2e-6
+        numeric = (gg._objective(theta + e, d, 0.0)[0] - gg._objective(theta - e, d, 0.0)[0]) / 2e-6
         assert grad[i] == pytest.approx(numeric, rel=1e-5)
 
 
 @pytest.mark.parametrize("params", [PNBD, (0.553, 12.0, 0.606, 3.0), (2.0, 3.0, 1.5, 20.0)])
-@pytest.mark.parametrize(("x", "t_x", "T"), [(0, 0.0, 39.0), (3, 10.0, 39.0), (40, 30.0, 39.0),
-                                             (2, 38.9, 39.0)])
+@pytest.mark.parametrize(
+    ("x", "t_x", "T"), [(0, 0.0, 39.0), (3, 10.0, 39.0), (40, 30.0, 39.0), (2, 38.9, 39.0)]
+)
 def test_pareto_likelihood_matches_its_integral_form(params, x, t_x, T) -> None:
     # L = Γ(r+x)α^r β^s/Γ(r) [(α+T)^-(r+x) (β+T)^-s + s ∫_{t_x}^T (α+τ)^-(r+x) (β+τ)^-(s+1) dτ]
     r, alpha, s, beta = params
-    integral, _ = integrate.quad(lambda tau: (alpha + tau) ** -(r + x) * (beta + tau) ** -(s + 1),
-                                 t_x, T, epsabs=0, epsrel=1e-12, limit=200)
+    integral, _ = integrate.quad(
+        lambda tau: (alpha + tau) ** -(r + x) * (beta + tau) ** -(s + 1),
+        t_x,
+        T,
+        epsabs=0,
+        epsrel=1e-12,
+        limit=200,
+    )
     bracket = (alpha + T) ** -(r + x) * (beta + T) ** -s + s * integral
     expected = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + np.log(bracket)
     got = pareto_nbd.log_likelihood([x], [t_x], [T], params)
     assert got == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
-@pytest.mark.parametrize(("model", "params", "modified"), [
-    (bgnbd, BG, False), (mbgnbd, MBG, True), (pareto_nbd, PNBD, None)])
-def test_conditional_expectations_average_to_the_unconditional_ones(model, params, modified) -> None:
+@pytest.mark.parametrize(
+    ("model", "params", "modified"),
+    [(bgnbd, BG, False), (mbgnbd, MBG, True), (pareto_nbd, PNBD, None)],
+)
+def test_conditional_expectations_average_to_the_unconditional_ones(
+    model, params, modified
+) -> None:
     # E over customers of E[X(T, T+t) | history] = E[X(T+t)] - E[X(T)] (law of total expectation),
     # and the mean P(alive) is the share of customers still alive.
     n, T, t = 400_000, 39.0, 26.0
@@ -67,9 +82,13 @@ def test_conditional_expectations_average_to_the_unconditional_ones(model, param
     else:
         sim = simulate.bgnbd(n, params, T, seed=7, modified=modified)
     conditional = model.expected_purchases(t, sim.x, sim.t_x, sim.T, params).mean()
-    unconditional = (model.expected_purchases_new(T + t, params) - model.expected_purchases_new(T, params))[0]
+    unconditional = (
+        model.expected_purchases_new(T + t, params) - model.expected_purchases_new(T, params)
+    )[0]
     assert conditional == pytest.approx(unconditional, rel=0.02)
-    assert model.p_alive(sim.x, sim.t_x, sim.T, params).mean() == pytest.approx(sim.alive.mean(), abs=0.005)
+    assert model.p_alive(sim.x, sim.t_x, sim.T, params).mean() == pytest.approx(
+        sim.alive.mean(), abs=0.005
+    )
     assert sim.x.mean() == pytest.approx(model.expected_purchases_new(T, params)[0], rel=0.02)
 
 
@@ -114,11 +133,13 @@ def test_clv_discounting_and_yearly_rate(cdnow) -> None:
     args = (purchases, spend, cdnow.x, cdnow.t_x, cdnow.T, cdnow.monetary)
     undiscounted = gamma_gamma.clv(*args, months=12, discount_rate=0.0)
     monthly = gamma_gamma.clv(*args, months=12, discount_rate=0.01)
-    yearly = gamma_gamma.clv(*args, months=12, discount_rate=(1.01 ** 12 - 1), discount_per="year")
+    yearly = gamma_gamma.clv(*args, months=12, discount_rate=(1.01**12 - 1), discount_per="year")
     np.testing.assert_allclose(monthly, yearly, rtol=1e-12)
     assert np.all(monthly < undiscounted)
     year_weeks = 12 * gamma_gamma.DAYS_PER_MONTH / 7
     np.testing.assert_allclose(
         undiscounted,
         gamma_gamma.expected_spend(cdnow.x, cdnow.monetary, spend)
-        * purchases.expected_purchases(year_weeks, cdnow.x, cdnow.t_x, cdnow.T), rtol=1e-9)
+        * purchases.expected_purchases(year_weeks, cdnow.x, cdnow.t_x, cdnow.T),
+        rtol=1e-9,
+    )

@@ -32,10 +32,13 @@ def _ages(n: int, seed: int) -> np.ndarray:
     return np.round(np.random.default_rng(seed).uniform(52, 104, n) * 7) / 7
 
 
-@pytest.mark.parametrize(("model", "truth", "n", "tolerance", "modified"), [
-    (bgnbd, BG, 1_000_000, 0.05, False),
-    (mbgnbd, MBG, 1_000_000, 0.05, True),
-])
+@pytest.mark.parametrize(
+    ("model", "truth", "n", "tolerance", "modified"),
+    [
+        (bgnbd, BG, 1_000_000, 0.05, False),
+        (mbgnbd, MBG, 1_000_000, 0.05, True),
+    ],
+)
 def test_bg_family_recovers_parameters(model, truth, n, tolerance, modified) -> None:
     sim = simulate.bgnbd(n, truth, _ages(n, 11), seed=12, modified=modified)
     rows = _daily_grid(sim)

@@ -110,8 +110,9 @@ def test_rfm_scores_vectorised_segments_tiers_and_explanation() -> None:
     orders = np.array([1, 9, 3, 1])
     spend = np.array([20.0, 900.0, 120.0, 15.0])
     s = rfm.rfm_scores(days, orders, spend)
-    assert list(s.segment) == [rfm.rfm_segment(int(r), int(f), int(m))
-                               for r, f, m in zip(s.r, s.f, s.m)]
+    assert list(s.segment) == [
+        rfm.rfm_segment(int(r), int(f), int(m)) for r, f, m in zip(s.r, s.f, s.m)
+    ]
     assert list(s.tier) == [rfm.tier_of(name) for name in s.segment]
     text = rfm.explain_rfm(s, 0, days[0], orders[0], spend[0])
     assert text.startswith("R=5 because last order 6 days ago (R=5: 6-6 days)")

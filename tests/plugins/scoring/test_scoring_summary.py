@@ -12,8 +12,18 @@ from crmhub.plugins.scoring.models import bgnbd, gamma_gamma, mbgnbd, pareto_nbd
 def test_same_day_orders_are_one_purchase_and_later_orders_are_cut() -> None:
     s = summary.summarize(
         ["b", "a", "a", "a", "a", "b", "c"],
-        np.array(["2025-01-10T09:00", "2025-01-01T08:00", "2025-01-01T20:00", "2025-01-08",
-                  "2025-01-15", "2025-02-01", "2025-02-01"], dtype="datetime64[s]"),
+        np.array(
+            [
+                "2025-01-10T09:00",
+                "2025-01-01T08:00",
+                "2025-01-01T20:00",
+                "2025-01-08",
+                "2025-01-15",
+                "2025-02-01",
+                "2025-02-01",
+            ],
+            dtype="datetime64[s]",
+        ),
         [5.0, 10.0, 15.0, 30.0, 50.0, 7.0, 1.0],
         calibration_end="2025-01-15",
         time_unit="days",
@@ -28,10 +38,12 @@ def test_same_day_orders_are_one_purchase_and_later_orders_are_cut() -> None:
 
 
 def test_weeks_are_days_over_seven() -> None:
-    days = summary.summarize([1, 1], ["2025-01-01", "2025-01-11"], calibration_end="2025-01-15",
-                             time_unit="days")
-    weeks = summary.summarize([1, 1], ["2025-01-01", "2025-01-11"], calibration_end="2025-01-15",
-                              time_unit="weeks")
+    days = summary.summarize(
+        [1, 1], ["2025-01-01", "2025-01-11"], calibration_end="2025-01-15", time_unit="days"
+    )
+    weeks = summary.summarize(
+        [1, 1], ["2025-01-01", "2025-01-11"], calibration_end="2025-01-15", time_unit="weeks"
+    )
     assert weeks.t_x[0] == pytest.approx(days.t_x[0] / 7)
     assert weeks.T[0] == pytest.approx(days.T[0] / 7)
 
@@ -42,7 +54,12 @@ def test_bad_input_is_rejected() -> None:
     with pytest.raises(InputError):
         summary.summarize([1, 2], ["2025-01-01"], calibration_end="2025-02-01")
     with pytest.raises(InputError):
-        summary.summarize([1], ["2025-01-01"], calibration_end="2025-02-01", time_unit="months")  # type: ignore[arg-type]
+        summary.summarize(
+            [1],
+            ["2025-01-01"],
+            calibration_end="2025-02-01",
+            time_unit="months",  # type: ignore[arg-type]
+        )
     with pytest.raises(InputError):
         bgnbd.fit([1, 0], [5, 0], [4, 3])  # t_x > T
 
@@ -90,5 +107,6 @@ def test_collapsed_fit_equals_uncollapsed_fit(cdnow: summary.Summary) -> None:
 def test_gamma_gamma_weights_count_rows(cdnow: summary.Summary) -> None:
     params = (6.25, 3.74, 15.44)
     doubled = np.concatenate([cdnow.x, cdnow.x]), np.concatenate([cdnow.monetary, cdnow.monetary])
-    assert gamma_gamma.log_likelihood(cdnow.x, cdnow.monetary, params, weights=np.full(len(cdnow), 2.0)) \
-        == pytest.approx(gamma_gamma.log_likelihood(*doubled, params), rel=1e-12)
+    assert gamma_gamma.log_likelihood(
+        cdnow.x, cdnow.monetary, params, weights=np.full(len(cdnow), 2.0)
+    ) == pytest.approx(gamma_gamma.log_likelihood(*doubled, params), rel=1e-12)
