@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
-from scipy.special import digamma, gammaln
+from scipy.special import digamma, gammaln, polygamma
 
 from crmhub.core.errors import InputError
 
@@ -106,11 +106,11 @@ def log_likelihood(
 class _Spend:
     """Repeat buyers laid out for the fit: terms that depend on x alone are grouped by x."""
 
-    x: FloatArray
-    m: FloatArray
-    w: FloatArray
+    w: FloatArray  # weight of every repeat buyer
+    w_x: FloatArray  # w * x
+    mx: FloatArray  # m * x, total repeat spend
     ux: FloatArray  # distinct x
-    wx: FloatArray  # weight of each distinct x
+    wu: FloatArray  # total weight of each distinct x
     total: float
     wx_log_m: float  # Σ w x log m
     w_log_m: float  # Σ w log m
@@ -118,19 +118,20 @@ class _Spend:
 
     @classmethod
     def of(cls, x: FloatArray, m: FloatArray, w: FloatArray) -> _Spend:
+        """Precompute everything that does not depend on the parameters."""
         ux, inv = np.unique(x, return_inverse=True)
         log_m = np.log(m)
-        wx = np.bincount(inv, weights=w, minlength=ux.size).astype(np.float64)
+        w_x = w * x
         return cls(
-            x,
-            m,
-            w,
-            ux,
-            wx,
-            float(w.sum()),
-            float((w * x) @ log_m),
-            float(w @ log_m),
-            float((w * x) @ np.log(x)),
+            w=w,
+            w_x=w_x,
+            mx=m * x,
+            ux=ux,
+            wu=np.bincount(inv, weights=w, minlength=ux.size).astype(np.float64),
+            total=float(w.sum()),
+            wx_log_m=float(w_x @ log_m),
+            w_log_m=float(w @ log_m),
+            wx_log_x=float(w_x @ np.log(x)),
         )
 
 
@@ -142,27 +143,57 @@ def _objective(theta: FloatArray, d: _Spend, penalizer: float) -> tuple[float, F
     """
     p, q, g = np.exp(theta)
     pu = p * d.ux
-    log_gmx = np.log(g + d.m * d.x)
-    wx_log_gmx = float((d.w * d.x) @ log_gmx)
+    shifted = g + d.mx
+    log_gmx = np.log(shifted)
+    inv_gmx = 1.0 / shifted
+    wx_log_gmx = float(d.w_x @ log_gmx)
     w_log_gmx = float(d.w @ log_gmx)
     ll = (
-        d.wx @ (gammaln(pu + q) - gammaln(pu))
-        - d.total * gammaln(q)
-        + d.total * q * np.log(g)
-        + p * d.wx_log_m
+        d.wu @ (gammaln(pu + q) - gammaln(pu))
+        - d.total * (gammaln(q) - q * np.log(g))
+        + p * (d.wx_log_m + d.wx_log_x - wx_log_gmx)
         - d.w_log_m
-        + p * d.wx_log_x
-        - p * wx_log_gmx
         - q * w_log_gmx
     )
     psi = digamma(pu + q)
-    g_p = d.wx @ (d.ux * (psi - digamma(pu))) + d.wx_log_m + d.wx_log_x - wx_log_gmx
-    g_q = d.wx @ psi - d.total * digamma(q) + d.total * np.log(g) - w_log_gmx
-    g_g = d.total * q / g - (d.w * (p * d.x + q)) @ (1.0 / (g + d.m * d.x))
+    g_p = d.wu @ (d.ux * (psi - digamma(pu))) + d.wx_log_m + d.wx_log_x - wx_log_gmx
+    g_q = d.wu @ psi - d.total * (digamma(q) - np.log(g)) - w_log_gmx
+    g_g = d.total * q / g - p * float(d.w_x @ inv_gmx) - q * float(d.w @ inv_gmx)
     grad = np.array([g_p, g_q, g_g]) * np.array([p, q, g])
-    return -ll / d.total + penalizer * float(
-        theta @ theta
-    ), -grad / d.total + 2.0 * penalizer * theta
+    value = -ll / d.total + penalizer * float(theta @ theta)
+    return value, -grad / d.total + 2.0 * penalizer * theta
+
+
+def _hessian(theta: FloatArray, d: _Spend, penalizer: float) -> FloatArray:
+    """Hessian of the mean negative log-likelihood in log-parameters (see ``_objective``)."""
+    p, q, g = np.exp(theta)
+    pu = p * d.ux
+    inv = 1.0 / (g + d.mx)
+    inv2 = inv * inv
+    tri_pq, tri_p = polygamma(1, pu + q), polygamma(1, pu)
+    psi = digamma(pu + q)
+    s_wx_inv, s_w_inv = float(d.w_x @ inv), float(d.w @ inv)
+    s_wx_inv2, s_w_inv2 = float(d.w_x @ inv2), float(d.w @ inv2)
+    # First derivatives in natural parameters (as in _objective).
+    l_p = (
+        d.wu @ (d.ux * (psi - digamma(pu)))
+        + d.wx_log_m
+        + d.wx_log_x
+        - float(d.w_x @ np.log(g + d.mx))
+    )
+    l_q = d.wu @ psi - d.total * (digamma(q) - np.log(g)) - float(d.w @ np.log(g + d.mx))
+    l_g = d.total * q / g - p * s_wx_inv - q * s_w_inv
+    # Second derivatives in natural parameters.
+    l_pp = d.wu @ (d.ux**2 * (tri_pq - tri_p))
+    l_pq = d.wu @ (d.ux * tri_pq)
+    l_pg = -s_wx_inv
+    l_qq = d.wu @ tri_pq - d.total * polygamma(1, q)
+    l_qg = d.total / g - s_w_inv
+    l_gg = -d.total * q / g**2 + p * s_wx_inv2 + q * s_w_inv2
+    nat = np.array([[l_pp, l_pq, l_pg], [l_pq, l_qq, l_qg], [l_pg, l_qg, l_gg]])
+    phi = np.array([p, q, g])
+    hess = nat * np.outer(phi, phi) + np.diag(phi * np.array([l_p, l_q, l_g]))
+    return -hess / d.total + 2.0 * penalizer * np.eye(3)
 
 
 def fit(
@@ -195,7 +226,11 @@ def fit(
     else:
         theta0 = np.log(np.asarray(start, dtype=np.float64))
     data = _Spend.of(xs, ms, w)
-    opt = minimize_log_params(lambda th: _objective(th, data, penalizer), theta0)
+    opt = minimize_log_params(
+        lambda th: _objective(th, data, penalizer),
+        theta0,
+        hessian=lambda th: _hessian(th, data, penalizer),
+    )
     p, q, g = (float(v) for v in np.exp(opt.theta))
     return GammaGammaFit(
         p,

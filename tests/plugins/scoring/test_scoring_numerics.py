@@ -46,6 +46,18 @@ def test_gamma_gamma_gradient_matches_finite_differences(cdnow) -> None:
         assert grad[i] == pytest.approx(numeric, rel=1e-5)
 
 
+def test_gamma_gamma_hessian_matches_finite_differences(cdnow) -> None:
+    keep = cdnow.x > 0
+    d = gg._Spend.of(cdnow.x[keep], cdnow.monetary[keep], np.ones(int(keep.sum())))
+    theta = np.log(np.array([5.0, 3.0, 12.0]))
+    hess = gg._hessian(theta, d, 0.0)
+    for i in range(3):
+        e = np.zeros(3)
+        e[i] = 1e-6
+        numeric = (gg._objective(theta + e, d, 0.0)[1] - gg._objective(theta - e, d, 0.0)[1]) / 2e-6
+        np.testing.assert_allclose(hess[i], numeric, rtol=1e-5, atol=1e-9)
+
+
 @pytest.mark.parametrize("params", [PNBD, (0.553, 12.0, 0.606, 3.0), (2.0, 3.0, 1.5, 20.0)])
 @pytest.mark.parametrize(
     ("x", "t_x", "T"), [(0, 0.0, 39.0), (3, 10.0, 39.0), (40, 30.0, 39.0), (2, 38.9, 39.0)]
