@@ -88,9 +88,12 @@ def main() -> None:
     gg, t_gg = timed(steps["fit Gamma-Gamma"], args.repeat)
 
     def predict() -> tuple[Any, Any, Any]:
-        alive = bg.p_alive(s.x, s.t_x, s.T)
-        expected = bg.expected_purchases(39.0, s.x, s.t_x, s.T)
-        value = gamma_gamma.clv(bg, gg, s.x, s.t_x, s.T, s.monetary, months=12, discount_rate=0.01)
+        # Per distinct (x, t_x, T) row, expanded to every customer with the collapse inverse.
+        alive = bg.p_alive(rows.x, rows.t_x, rows.T)[rows.inverse]
+        expected = bg.expected_purchases(39.0, rows.x, rows.t_x, rows.T)[rows.inverse]
+        value = gamma_gamma.clv(
+            bg, gg, s.x, s.t_x, s.T, s.monetary, months=12, discount_rate=0.01, rows=rows
+        )
         return alive, expected, value
 
     steps["P(alive) + E[purchases] + CLV"] = predict
