@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from ._arrays import ArrayLike, FloatArray, IntArray, as_weights, broadcast, check_rft
-from ._optimize import Optimum, minimize_log_params
+from ._optimize import NO_REPEATS, Optimum, minimize_log_params, not_fitted
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,9 @@ def start_values(d: Prepared) -> FloatArray:
 def fit(d: Prepared, k: int, penalizer: float, start: ArrayLike | None) -> tuple[Optimum, float]:
     """Fit ``(r, alpha, a, b)``; returns the optimum and the (unpenalised) log-likelihood."""
     theta0 = start_values(d) if start is None else np.log(np.asarray(start, dtype=np.float64))
+    if float(d.w @ d.x) == 0.0:
+        best = not_fitted(theta0, NO_REPEATS)
+        return best, -objective(best.theta, d, k, 0.0)[0] * d.total
     best = minimize_log_params(lambda th: objective(th, d, k, penalizer), theta0)
     if not best.converged:  # a second start from a different corner of the space
         other = minimize_log_params(

@@ -36,6 +36,14 @@ class Optimum:
     message: str
 
 
+NO_REPEATS = "no repeat purchases: the model cannot be fitted"
+
+
+def not_fitted(theta0: FloatArray, message: str) -> Optimum:
+    """An :class:`Optimum` for data that cannot be fitted at all (kept at the start values)."""
+    return Optimum(np.asarray(theta0, dtype=np.float64), float("nan"), False, 0, message)
+
+
 def central_gradient(fun: Callable[[FloatArray], float], step: float = 1e-6) -> Objective:
     """Wrap a value-only objective so that it also returns a central-difference gradient."""
 

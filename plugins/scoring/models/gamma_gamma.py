@@ -236,7 +236,7 @@ def fit(
         p,
         q,
         g,
-        log_likelihood=-_objective(opt.theta, data, 0.0)[0] * total,
+        log_likelihood=float(-_objective(opt.theta, data, 0.0)[0] * total),
         n=total,
         converged=opt.converged,
         iterations=opt.iterations,

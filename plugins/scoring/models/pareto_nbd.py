@@ -26,7 +26,7 @@ from scipy.special import expit, gammaln, hyp2f1
 
 from . import _betageo
 from ._arrays import ArrayLike, FloatArray, broadcast, unpack
-from ._optimize import central_gradient, minimize_log_params
+from ._optimize import NO_REPEATS, central_gradient, minimize_log_params, not_fitted
 from .summary import Collapsed, collapse
 
 NAMES = ("r", "alpha", "s", "beta")
@@ -189,8 +189,11 @@ def fit(
         theta0 = np.array([0.0, theta0[1], 0.0, theta0[1]])
     else:
         theta0 = np.log(np.asarray(start, dtype=np.float64))
-    best = minimize_log_params(objective, theta0, gtol=1e-8)
-    if not best.converged:
+    if float(d.w @ d.x) == 0.0:
+        best = not_fitted(theta0, NO_REPEATS)
+    else:
+        best = minimize_log_params(objective, theta0, gtol=1e-8)
+    if not best.converged and best.message != NO_REPEATS:
         other = minimize_log_params(objective, theta0 + np.array([-1.0, 0.0, -1.0, 1.0]), gtol=1e-8)
         if other.mean_neg_ll < best.mean_neg_ll or (other.converged and not best.converged):
             best = other

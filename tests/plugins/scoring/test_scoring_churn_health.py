@@ -134,3 +134,11 @@ def test_heuristic_scores_and_explanation() -> None:
     text = heuristics.explain_heuristic(h, 3)
     assert text.startswith("Heuristic used because only 2 customers ...")
     assert "300 days ago" in text
+
+
+@pytest.mark.parametrize("model", [bgnbd, mbgnbd])
+def test_fits_without_repeat_purchases_say_so_instead_of_converging(model) -> None:
+    fit = model.fit(np.zeros(50), np.zeros(50), np.full(50, 30.0))
+    assert not fit.converged
+    assert "no repeat purchases" in fit.message
+    assert "did not converge" in heuristics.heuristic_reason(np.r_[np.zeros(50), np.ones(40)], fit)
