@@ -50,6 +50,15 @@ def check_rft(x: FloatArray, t_x: FloatArray, T: FloatArray) -> None:
         raise InputError("x (repeat purchases) must be whole numbers")
 
 
+def dot(a: FloatArray, b: FloatArray) -> float:
+    """Inner product of two 1-d arrays without BLAS.
+
+    ``a @ b`` goes to a threaded BLAS ``ddot`` whose worker threads spin between calls; on a
+    busy machine that made a fit 10x slower than the single-threaded loop used here.
+    """
+    return float(np.einsum("i,i->", a, b))
+
+
 def as_weights(weights: ArrayLike | None, n: int) -> FloatArray:
     """Return ``weights`` as float64 (ones when ``None``), checking length and sign."""
     if weights is None:

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1, polygamma
 
-from ._arrays import ArrayLike, FloatArray, IntArray, as_weights, broadcast, check_rft
+from ._arrays import ArrayLike, FloatArray, IntArray, as_weights, broadcast, check_rft, dot
 from ._optimize import NO_REPEATS, Optimum, minimize_log_params, not_fitted
 
 
@@ -85,16 +85,16 @@ def objective(theta: FloatArray, d: Prepared, k: int, penalizer: float) -> tuple
     branch_b = _branch_b(d.x, a, b, r, log_atx, k)
     lse = np.logaddexp(branch_a, branch_b)
     q = np.exp(branch_b - lse)  # share of the "dropped out at t_x" branch
-    ll = float(d.wx @ const + d.w @ lse)
+    ll = float(d.wx @ const) + dot(d.w, lse)
 
     wq = d.w * q
     wq_by_x = np.bincount(d.inv, weights=wq, minlength=ux.size)
     g_r = (
         d.wx @ (digamma(r + ux) - digamma(r) + np.log(alpha))
-        - d.w @ log_at
-        + wq @ (log_at - log_atx)
+        - dot(d.w, log_at)
+        + dot(wq, log_at - log_atx)
     )
-    g_alpha = d.total * r / alpha - (d.w * rx) @ ((1.0 - q) / (alpha + d.T) + q / (alpha + d.t_x))
+    g_alpha = d.total * r / alpha - dot(d.w * rx, (1.0 - q) / (alpha + d.T) + q / (alpha + d.t_x))
     g_a = d.wx @ (digamma(a + b) - digamma(a + b + ux + k)) + wq.sum() / a
     g_b = d.wx @ (
         digamma(b + ux + k) - digamma(a + b + ux + k) - digamma(b) + digamma(a + b)
@@ -104,9 +104,81 @@ def objective(theta: FloatArray, d: Prepared, k: int, penalizer: float) -> tuple
     return value, -grad / d.total + 2.0 * penalizer * theta
 
 
+def hessian(theta: FloatArray, d: Prepared, k: int, penalizer: float) -> FloatArray:
+    """Hessian of :func:`objective` in log-parameters, for the trust-region Newton fit.
+
+    Per row, ``ℓ = C(x) + LSE(A, B)``; the Hessian of the log-sum-exp is
+    ``(1-q)∇²A + q∇²B + q(1-q)ΔΔᵀ`` with ``Δ = ∇B - ∇A`` and ``q`` the share of branch B.
+    Sums that involve ``b`` only through ``x`` are grouped by distinct x.
+    """
+    r, alpha, a, b = np.exp(theta)
+    ux, x, w = d.ux, d.x, d.w
+    log_at = np.log(alpha + d.T)
+    log_atx = np.log(alpha + d.t_x)
+    rx = r + x
+    branch_b = _branch_b(x, a, b, r, log_atx, k)
+    lse = np.logaddexp(-rx * log_at, branch_b)
+    q = np.exp(branch_b - lse)
+    inv_t, inv_tx = 1.0 / (alpha + d.T), 1.0 / (alpha + d.t_x)
+    delta_r = log_at - log_atx
+    delta_alpha = rx * (inv_t - inv_tx)
+    s = w * q * (1.0 - q)
+    wq = w * q
+    inv_den = 1.0 / (b + np.maximum(ux + k - 1.0, 0.0))  # 1 / (b + x + k - 1) per distinct x
+
+    def by_x(values: FloatArray) -> FloatArray:
+        return np.bincount(d.inv, weights=values, minlength=ux.size).astype(np.float64)
+
+    s_x, wq_x = by_x(s), by_x(wq)
+    s_dr_x, s_da_x = by_x(s * delta_r), by_x(s * delta_alpha)
+    tri_ab = polygamma(1, a + b) - polygamma(1, a + b + ux + k)
+    # Natural-parameter gradient (as in objective) and Hessian.
+    grad = np.array(
+        [
+            d.wx @ (digamma(r + ux) - digamma(r) + np.log(alpha))
+            - dot(w, log_at)
+            + dot(wq, delta_r),
+            d.total * r / alpha - dot(w * rx, (1.0 - q) * inv_t + q * inv_tx),
+            d.wx @ (digamma(a + b) - digamma(a + b + ux + k)) + wq.sum() / a,
+            d.wx @ (digamma(b + ux + k) - digamma(a + b + ux + k) - digamma(b) + digamma(a + b))
+            - wq_x @ inv_den,
+        ]
+    )
+    h = np.empty((4, 4))
+    h[0, 0] = d.wx @ (polygamma(1, r + ux) - polygamma(1, r)) + dot(s, delta_r * delta_r)
+    h[0, 1] = (
+        d.total / alpha - dot(w, (1.0 - q) * inv_t + q * inv_tx) + dot(s, delta_r * delta_alpha)
+    )
+    h[1, 1] = (
+        -d.total * r / alpha**2
+        + dot(w * rx, (1.0 - q) * inv_t**2 + q * inv_tx**2)
+        + dot(s, delta_alpha * delta_alpha)
+    )
+    h[0, 2] = s_dr_x.sum() / a
+    h[0, 3] = -(s_dr_x @ inv_den)
+    h[1, 2] = s_da_x.sum() / a
+    h[1, 3] = -(s_da_x @ inv_den)
+    h[2, 2] = d.wx @ tri_ab - wq.sum() / a**2 + s.sum() / a**2
+    h[2, 3] = d.wx @ tri_ab - (s_x @ inv_den) / a
+    h[3, 3] = (
+        d.wx
+        @ (
+            polygamma(1, b + ux + k)
+            - polygamma(1, a + b + ux + k)
+            - polygamma(1, b)
+            + polygamma(1, a + b)
+        )
+        + (wq_x + s_x) @ inv_den**2
+    )
+    h = np.triu(h) + np.triu(h, 1).T
+    phi = np.array([r, alpha, a, b])
+    h_theta = h * np.outer(phi, phi) + np.diag(phi * grad)
+    return -h_theta / d.total + 2.0 * penalizer * np.eye(4)
+
+
 def start_values(d: Prepared) -> FloatArray:
     """Log-parameters to start from: r = 1, alpha from the pooled purchase rate, a = b = 1."""
-    rate = float(d.w @ d.x) / max(float(d.w @ d.T), 1e-12)
+    rate = dot(d.w, d.x) / max(dot(d.w, d.T), 1e-12)
     alpha = 1.0 / max(rate, 1e-12)
     return np.log(np.array([1.0, alpha, 1.0, 1.0]))
 
@@ -114,14 +186,20 @@ def start_values(d: Prepared) -> FloatArray:
 def fit(d: Prepared, k: int, penalizer: float, start: ArrayLike | None) -> tuple[Optimum, float]:
     """Fit ``(r, alpha, a, b)``; returns the optimum and the (unpenalised) log-likelihood."""
     theta0 = start_values(d) if start is None else np.log(np.asarray(start, dtype=np.float64))
-    if float(d.w @ d.x) == 0.0:
+    if dot(d.w, d.x) == 0.0:
         best = not_fitted(theta0, NO_REPEATS)
         return best, -objective(best.theta, d, k, 0.0)[0] * d.total
-    best = minimize_log_params(lambda th: objective(th, d, k, penalizer), theta0)
-    if not best.converged:  # a second start from a different corner of the space
-        other = minimize_log_params(
-            lambda th: objective(th, d, k, penalizer), theta0 + np.array([-1.0, -1.0, 0.5, 1.0])
+
+    def run(start_at: FloatArray) -> Optimum:
+        return minimize_log_params(
+            lambda th: objective(th, d, k, penalizer),
+            start_at,
+            hessian=lambda th: hessian(th, d, k, penalizer),
         )
+
+    best = run(theta0)
+    if not best.converged:  # a second start from a different corner of the space
+        other = run(theta0 + np.array([-1.0, -1.0, 0.5, 1.0]))
         if other.mean_neg_ll < best.mean_neg_ll or (other.converged and not best.converged):
             best = other
     value, _ = objective(best.theta, d, k, 0.0)

@@ -11,16 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize
 
 from ._arrays import FloatArray
 
-#: Log-parameters are kept inside [-LOG_BOUND, LOG_BOUND] (1e-13 .. 4e11). A fit that ends
-#: on this wall has a parameter running off to 0 or infinity: it is reported as not
-#: converged, which makes the scorer fall back to the heuristics.
+#: The optimiser searches log-parameters inside [-LOG_BOUND, LOG_BOUND] (1e-13 .. 1e13).
 LOG_BOUND = 30.0
+#: A fit whose parameters leave [1e-6, 1e6] has one running off to 0 or infinity (the data
+#: cannot identify it; e.g. b -> inf when nobody seems to drop out). It is reported as not
+#: converged, which makes the scorer fall back to the heuristics. Time-scaled parameters
+#: (alpha, beta) stay far inside in days or weeks; Gamma-Gamma's gamma is fitted on spend
+#: divided by its mean, so the bound does not depend on the currency.
+PLAUSIBLE_LOG = float(np.log(1e6))
 
 Objective = Callable[[FloatArray], "tuple[float, FloatArray] | float"]
 
@@ -44,21 +49,6 @@ def not_fitted(theta0: FloatArray, message: str) -> Optimum:
     return Optimum(np.asarray(theta0, dtype=np.float64), float("nan"), False, 0, message)
 
 
-def central_gradient(fun: Callable[[FloatArray], float], step: float = 1e-6) -> Objective:
-    """Wrap a value-only objective so that it also returns a central-difference gradient."""
-
-    def value_and_grad(theta: FloatArray) -> tuple[float, FloatArray]:
-        value = fun(theta)
-        grad = np.empty_like(theta)
-        for i in range(theta.size):
-            e = np.zeros_like(theta)
-            e[i] = step
-            grad[i] = (fun(theta + e) - fun(theta - e)) / (2 * step)
-        return value, grad
-
-    return value_and_grad
-
-
 def minimize_log_params(
     objective: Objective,
     theta0: FloatArray,
@@ -77,8 +67,8 @@ def minimize_log_params(
     :param hessian: optional function of the log-parameters returning the Hessian.
     :param max_iter: iteration cap; hitting it means "not converged".
     :param gtol: projected-gradient tolerance on the mean negative log-likelihood.
-    :returns: the optimum; ``converged`` is false when the optimiser failed, hit the
-        iteration cap, ended on the parameter wall or left a gradient larger than 1e-5.
+    :returns: the optimum; ``converged`` is false when the final gradient is above 1e-5
+        (failure, iteration cap) or a parameter left [1e-6, 1e6].
     """
 
     def safe(theta: FloatArray) -> tuple[float, FloatArray]:
@@ -99,15 +89,7 @@ def minimize_log_params(
         bounds=[(-LOG_BOUND, LOG_BOUND)] * theta0.size,
         options={"maxiter": max_iter, "ftol": 1e-15, "gtol": gtol, "maxcor": 20},
     )
-    theta = np.asarray(result.x, dtype=np.float64)
-    _, grad = safe(theta)
-    on_wall = bool(np.any(np.abs(theta) >= LOG_BOUND - 1e-6))
-    small_grad = bool(np.max(np.abs(grad)) < 1e-5)
-    converged = small_grad and not on_wall and result.fun < 1e299
-    message = str(result.message)
-    if on_wall:
-        message = "a parameter ran off to 0 or infinity (log-parameter on the bound)"
-    return Optimum(theta, float(result.fun), converged, int(result.nit), message)
+    return _finish(safe, result)
 
 
 def _newton(
@@ -132,12 +114,19 @@ def _newton(
         method="trust-exact",
         options={"maxiter": max_iter, "gtol": gtol},
     )
+    return _finish(safe, result)
+
+
+def _finish(safe: Callable[[FloatArray], tuple[float, FloatArray]], result: Any) -> Optimum:
+    """Judge an optimiser result: converged = small gradient, finite, plausible parameters."""
     theta = np.asarray(result.x, dtype=np.float64)
-    _, grad = safe(theta)
-    on_wall = bool(np.any(np.abs(theta) >= LOG_BOUND))
+    value, grad = safe(theta)
     small_grad = bool(np.max(np.abs(grad)) < 1e-5)
-    converged = small_grad and not on_wall and result.fun < 1e299
+    implausible = bool(np.any(np.abs(theta) > PLAUSIBLE_LOG))
+    converged = small_grad and not implausible and value < 1e299
     message = str(result.message)
-    if on_wall:
-        message = "a parameter ran off to 0 or infinity (log-parameter beyond the bound)"
-    return Optimum(theta, float(result.fun), converged, int(result.nit), message)
+    if converged and not result.success:  # stopped at machine precision, gradient is tiny
+        message = f"converged (gradient below 1e-5; optimiser: {message})"
+    if implausible:
+        message = "a parameter ran off to 0 or infinity (outside 1e-6 .. 1e6): not identifiable"
+    return Optimum(theta, float(value), converged, int(result.nit), message)

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _betageo
-from ._arrays import ArrayLike, FloatArray, unpack
+from ._arrays import ArrayLike, FloatArray, dot, unpack
 
 _K = 0  # the variant of the shared BG-family math: BG/NBD
 NAMES = ("r", "alpha", "a", "b")
@@ -75,7 +75,7 @@ def log_likelihood(
     :param params: a :class:`BGNBDFit`, :class:`BGNBDParams` or ``(r, alpha, a, b)``.
     """
     d = _betageo.prepare(x, t_x, T, weights)
-    return float(d.w @ _betageo.row_log_likelihood(unpack(params, NAMES), d.x, d.t_x, d.T, _K))
+    return dot(d.w, _betageo.row_log_likelihood(unpack(params, NAMES), d.x, d.t_x, d.T, _K))
 
 
 def fit(

@@ -21,7 +21,7 @@ from scipy.special import digamma, gammaln, polygamma
 
 from crmhub.core.errors import InputError
 
-from ._arrays import ArrayLike, FloatArray, as_weights, broadcast, unpack
+from ._arrays import ArrayLike, FloatArray, as_weights, broadcast, dot, unpack
 from ._optimize import minimize_log_params
 from .summary import DAYS_PER_UNIT, Collapsed, TimeUnit, collapse
 
@@ -99,7 +99,7 @@ def log_likelihood(
     """Total log-likelihood of the repeat buyers among the rows (others are ignored)."""
     p, q, g = unpack(params, NAMES)
     xs, ms, w = _repeat_buyers(x, monetary, weights)
-    return float(w @ _row_ll(p, q, g, xs, ms))
+    return dot(w, _row_ll(p, q, g, xs, ms))
 
 
 @dataclass(frozen=True)
@@ -129,9 +129,9 @@ class _Spend:
             ux=ux,
             wu=np.bincount(inv, weights=w, minlength=ux.size).astype(np.float64),
             total=float(w.sum()),
-            wx_log_m=float(w_x @ log_m),
-            w_log_m=float(w @ log_m),
-            wx_log_x=float(w_x @ np.log(x)),
+            wx_log_m=dot(w_x, log_m),
+            w_log_m=dot(w, log_m),
+            wx_log_x=dot(w_x, np.log(x)),
         )
 
 
@@ -146,8 +146,8 @@ def _objective(theta: FloatArray, d: _Spend, penalizer: float) -> tuple[float, F
     shifted = g + d.mx
     log_gmx = np.log(shifted)
     inv_gmx = 1.0 / shifted
-    wx_log_gmx = float(d.w_x @ log_gmx)
-    w_log_gmx = float(d.w @ log_gmx)
+    wx_log_gmx = dot(d.w_x, log_gmx)
+    w_log_gmx = dot(d.w, log_gmx)
     ll = (
         d.wu @ (gammaln(pu + q) - gammaln(pu))
         - d.total * (gammaln(q) - q * np.log(g))
@@ -158,7 +158,7 @@ def _objective(theta: FloatArray, d: _Spend, penalizer: float) -> tuple[float, F
     psi = digamma(pu + q)
     g_p = d.wu @ (d.ux * (psi - digamma(pu))) + d.wx_log_m + d.wx_log_x - wx_log_gmx
     g_q = d.wu @ psi - d.total * (digamma(q) - np.log(g)) - w_log_gmx
-    g_g = d.total * q / g - p * float(d.w_x @ inv_gmx) - q * float(d.w @ inv_gmx)
+    g_g = d.total * q / g - p * dot(d.w_x, inv_gmx) - q * dot(d.w, inv_gmx)
     grad = np.array([g_p, g_q, g_g]) * np.array([p, q, g])
     value = -ll / d.total + penalizer * float(theta @ theta)
     return value, -grad / d.total + 2.0 * penalizer * theta
@@ -172,16 +172,13 @@ def _hessian(theta: FloatArray, d: _Spend, penalizer: float) -> FloatArray:
     inv2 = inv * inv
     tri_pq, tri_p = polygamma(1, pu + q), polygamma(1, pu)
     psi = digamma(pu + q)
-    s_wx_inv, s_w_inv = float(d.w_x @ inv), float(d.w @ inv)
-    s_wx_inv2, s_w_inv2 = float(d.w_x @ inv2), float(d.w @ inv2)
+    s_wx_inv, s_w_inv = dot(d.w_x, inv), dot(d.w, inv)
+    s_wx_inv2, s_w_inv2 = dot(d.w_x, inv2), dot(d.w, inv2)
     # First derivatives in natural parameters (as in _objective).
     l_p = (
-        d.wu @ (d.ux * (psi - digamma(pu)))
-        + d.wx_log_m
-        + d.wx_log_x
-        - float(d.w_x @ np.log(g + d.mx))
+        d.wu @ (d.ux * (psi - digamma(pu))) + d.wx_log_m + d.wx_log_x - dot(d.w_x, np.log(g + d.mx))
     )
-    l_q = d.wu @ psi - d.total * (digamma(q) - np.log(g)) - float(d.w @ np.log(g + d.mx))
+    l_q = d.wu @ psi - d.total * (digamma(q) - np.log(g)) - dot(d.w, np.log(g + d.mx))
     l_g = d.total * q / g - p * s_wx_inv - q * s_w_inv
     # Second derivatives in natural parameters.
     l_pp = d.wu @ (d.ux**2 * (tri_pq - tri_p))
@@ -212,7 +209,7 @@ def fit(
     :param weights: optional row weights.
     :param penalizer: optional ridge penalty on the log-parameters.
     :param start: optional starting ``(p, q, gamma)``; by default p = 2, q = 3 and gamma
-        matching the observed mean spend.
+        equal to the mean spend.
     """
     xs, ms, w = _repeat_buyers(x, monetary, weights)
     total = float(w.sum())
@@ -220,23 +217,26 @@ def fit(
         raise InputError(
             "the Gamma-Gamma model needs at least one repeat buyer with positive spend"
         )
+    # Fit on spend divided by its mean, so that the parameters do not depend on the currency:
+    # gamma scales with spend, and the log-likelihood shifts by -N·ln(scale).
+    scale = dot(w, ms) / total
     if start is None:
-        mean = float(w @ ms) / total
-        theta0 = np.log(np.array([2.0, 3.0, mean]))
+        theta0 = np.log(np.array([2.0, 3.0, 1.0]))
     else:
-        theta0 = np.log(np.asarray(start, dtype=np.float64))
-    data = _Spend.of(xs, ms, w)
+        theta0 = np.log(np.asarray(start, dtype=np.float64) / np.array([1.0, 1.0, scale]))
+    data = _Spend.of(xs, ms / scale, w)
     opt = minimize_log_params(
         lambda th: _objective(th, data, penalizer),
         theta0,
         hessian=lambda th: _hessian(th, data, penalizer),
     )
     p, q, g = (float(v) for v in np.exp(opt.theta))
+    ll_scaled = -_objective(opt.theta, data, 0.0)[0] * total
     return GammaGammaFit(
         p,
         q,
-        g,
-        log_likelihood=float(-_objective(opt.theta, data, 0.0)[0] * total),
+        g * scale,
+        log_likelihood=float(ll_scaled - total * np.log(scale)),
         n=total,
         converged=opt.converged,
         iterations=opt.iterations,

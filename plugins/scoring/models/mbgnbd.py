@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _betageo
-from ._arrays import ArrayLike, FloatArray, unpack
+from ._arrays import ArrayLike, FloatArray, dot, unpack
 
 _K = 1  # the variant of the shared BG-family math: MBG/NBD
 NAMES = ("r", "alpha", "a", "b")
@@ -65,7 +65,7 @@ def log_likelihood(
 ) -> float:
     """Total log-likelihood of the customers (each row counted ``weights`` times)."""
     d = _betageo.prepare(x, t_x, T, weights)
-    return float(d.w @ _betageo.row_log_likelihood(unpack(params, NAMES), d.x, d.t_x, d.T, _K))
+    return dot(d.w, _betageo.row_log_likelihood(unpack(params, NAMES), d.x, d.t_x, d.T, _K))
 
 
 def fit(

@@ -30,6 +30,38 @@ def test_bg_family_gradient_matches_finite_differences(cdnow, k: int) -> None:
         assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-9)
 
 
+@pytest.mark.parametrize("k", [0, 1])
+def test_bg_family_hessian_matches_finite_differences(cdnow, k: int) -> None:
+    d = _betageo.prepare(cdnow.x, cdnow.t_x, cdnow.T, None)
+    theta = np.log(np.array([0.4, 5.0, 0.9, 2.0]))
+    hess = _betageo.hessian(theta, d, k, 0.0)
+    for i in range(4):
+        e = np.zeros(4)
+        e[i] = 1e-6
+        numeric = (
+            _betageo.objective(theta + e, d, k, 0.0)[1]
+            - _betageo.objective(theta - e, d, k, 0.0)[1]
+        ) / 2e-6
+        np.testing.assert_allclose(hess[i], numeric, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("params", [PNBD, (0.553, 12.0, 0.606, 3.0), (2.0, 3.0, 1.5, 20.0)])
+def test_pareto_gradient_matches_finite_differences(cdnow, params) -> None:
+    d = _betageo.prepare(cdnow.x, cdnow.t_x, cdnow.T, None)
+    ends = pareto_nbd._Ends.of(d)
+    theta = np.log(np.array(params))
+    value, grad = pareto_nbd._objective(theta, d, ends, 0.0)
+    assert value == pytest.approx(pareto_nbd._mean_neg_ll(theta, d, ends, 0.0), rel=1e-14)
+    for i in range(4):
+        e = np.zeros(4)
+        e[i] = 1e-5
+        numeric = (
+            pareto_nbd._mean_neg_ll(theta + e, d, ends, 0.0)
+            - pareto_nbd._mean_neg_ll(theta - e, d, ends, 0.0)
+        ) / 2e-5
+        assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+
+
 def test_gamma_gamma_gradient_matches_finite_differences(cdnow) -> None:
     keep = cdnow.x > 0
     x, m = cdnow.x[keep], cdnow.monetary[keep]
