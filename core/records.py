@@ -133,7 +133,7 @@ class OrderRecord(_Record):
     @field_validator("customer_external_id", mode="before")
     @classmethod
     def _str_customer_id(cls, value: Any) -> str | None:
-        return None if value in (None, "", 0, "0") else str(value)
+        return None if value in (None, "") else str(value)
 
     @field_validator("currency")
     @classmethod

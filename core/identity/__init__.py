@@ -1,0 +1,1 @@
+"""Identity resolution: normalise contact points, find or create customers, merge and unmerge."""

@@ -1,0 +1,1 @@
+"""Storage: engine factory, column types, migrations and bulk helpers."""
