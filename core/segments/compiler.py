@@ -3,8 +3,10 @@
 Nothing from the rule text ever becomes SQL text: names pick columns from the catalogue,
 and every value is a bound parameter typed by its column (``Money``, ``UTCDateTime``), so
 the same rule gives the same members on SQLite and PostgreSQL. One-to-one tables
-(statistics, scores) and windowed aggregates are LEFT JOINed once; existence tests
-(consent, tags, sources, purchases, interactions, segment events) are ``EXISTS``.
+(statistics, scores), windowed aggregates and existence tests (consent, sources,
+purchases, interactions, segment events — as ``DISTINCT customer_id`` derived tables) are
+LEFT JOINed once per distinct use, so one scan can evaluate many rules together
+(:func:`evaluation_query`); only ``tags`` is a per-row ``EXISTS`` over the JSON list.
 
 A comparison with a missing value (no score, no orders) is false, and ``not`` of it is
 true: rules use two-valued logic, spelled out in SQL as ``value IS NOT NULL AND …``.
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, and_, exists, false, func, literal, not_, or_, select
+from sqlalchemy import Float, Integer, String, and_, case, exists, false, func, literal, not_, or_, select
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import FromClause
 
@@ -71,6 +73,10 @@ class SqlContext:
             self.joins[key] = (alias, alias.c.customer_id == CUSTOMER.c.id)
         return self.joins[key][0]
 
+    def present(self, key: Any, ids: Select[Any]) -> ColumnElement[bool]:
+        """A condition true for customers whose id ``ids`` selects (each id at most once)."""
+        return self.joined(key, ids.subquery).c.customer_id.is_not(None)
+
     def window(self, column: Any, term: ast.Term) -> list[ColumnElement[bool]]:
         """``since <= column <= now`` for a term's window (nothing without one)."""
         since = window_since(term.window, self.now)
@@ -95,9 +101,9 @@ def _interaction(ctx: SqlContext, term: ast.Term) -> ColumnElement[Any]:
     kind, measure = _interaction_kind(term), term.spec.params["measure"]
     i = INTERACTION
     where = [i.c.kind == literal(kind, String()), *ctx.window(i.c.occurred_at, term)]
-    if measure == "any":
-        return exists().where(i.c.customer_id == CUSTOMER.c.id, *where)
     key = (measure, kind, window_since(term.window, ctx.now))
+    if measure == "any":
+        return ctx.present(key, select(i.c.customer_id).where(*where).distinct())
     if measure == "count":
         alias = ctx.joined(key, lambda: select(i.c.customer_id, func.count().label("v")).where(*where)
                            .group_by(i.c.customer_id).subquery())
@@ -136,22 +142,25 @@ def value_of(ctx: SqlContext, term: ast.Term) -> ColumnElement[Any]:
         return ctx.joined("score", lambda: CustomerScore.__table__).c[params["column"]]
     if source == "consent":
         c = Consent.__table__
-        return exists().where(c.c.customer_id == CUSTOMER.c.id, c.c.channel == params["channel"],
-                              c.c.granted.is_(True))
+        return ctx.present(("consent", params["channel"]), select(c.c.customer_id).where(
+            c.c.channel == params["channel"], c.c.granted.is_(True)))
     if source == "bought":
-        column = LINE.c[params["column"]]
-        return exists(select(literal(1)).select_from(LINE.join(ORDER, LINE.c.order_id == ORDER.c.id)).where(
-            ORDER.c.customer_id == CUSTOMER.c.id, column == literal(term.arguments[0], String()),
-            valid_orders(), *ctx.window(ORDER.c.placed_at, term)))
+        column, wanted = LINE.c[params["column"]], term.arguments[0]
+        return ctx.present(("bought", params["column"], wanted, window_since(term.window, ctx.now)), select(
+            ORDER.c.customer_id).select_from(LINE.join(ORDER, LINE.c.order_id == ORDER.c.id)).where(
+            column == literal(wanted, String()), valid_orders(), *ctx.window(ORDER.c.placed_at, term)).distinct())
     if source == "interaction":
         return _interaction(ctx, term)
     if source == "in_segment":
         m = SegmentMember.__table__
-        return exists().where(m.c.customer_id == CUSTOMER.c.id, m.c.segment == literal(term.arguments[0], String()))
+        return ctx.present(("in_segment", term.arguments[0]), select(m.c.customer_id).where(
+            m.c.segment == literal(term.arguments[0], String())))
     if source == "segment_event":
         e = SegmentEvent.__table__
-        return exists().where(e.c.customer_id == CUSTOMER.c.id, e.c.segment == literal(term.arguments[0], String()),
-                              e.c.kind == params["event"], *ctx.window(e.c.at, term))
+        key = ("segment_event", term.arguments[0], params["event"], window_since(term.window, ctx.now))
+        return ctx.present(key, select(e.c.customer_id).where(
+            e.c.segment == literal(term.arguments[0], String()), e.c.kind == params["event"],
+            *ctx.window(e.c.at, term)).distinct())
     raise ValueError(f"no SQL for source {source!r}")  # pragma: no cover - catalogue and compiler agree
 
 
@@ -159,7 +168,8 @@ def _list_contains(ctx: SqlContext, term: ast.Term, value: str) -> ColumnElement
     bound = literal(value, String())
     if term.spec.source == "sources":
         s = SourceIdentity.__table__
-        return exists().where(s.c.customer_id == CUSTOMER.c.id, s.c.instance == bound, s.c.deleted_at.is_(None))
+        return ctx.present(("sources", value), select(s.c.customer_id).where(
+            s.c.instance == bound, s.c.deleted_at.is_(None)).distinct())
     function = func.json_each if ctx.dialect == "sqlite" else func.json_array_elements_text
     elements = function(CUSTOMER.c.tags).table_valued("value")
     return exists(select(literal(1)).select_from(elements).where(elements.c.value == bound))
@@ -219,15 +229,29 @@ def condition(ctx: SqlContext, node: ast.Node) -> ColumnElement[bool]:
     raise ValueError(f"cannot compile {type(node).__name__}")  # pragma: no cover
 
 
+def _from(ctx: SqlContext) -> FromClause:
+    source: FromClause = CUSTOMER
+    for alias, onclause in ctx.joins.values():
+        source = source.outerjoin(alias, onclause)
+    return source
+
+
 def member_query(rule: CheckedRule, *, now: datetime, dialect: str) -> Select[Any]:
     """``SELECT customer.id`` of the active customers matching a checked rule."""
     ctx = SqlContext(now=now, dialect=dialect)
     where = condition(ctx, rule.tree)
-    source: FromClause = CUSTOMER
-    for alias, onclause in ctx.joins.values():
-        source = source.outerjoin(alias, onclause)
-    return select(CUSTOMER.c.id.label("customer_id")).select_from(source).where(
+    return select(CUSTOMER.c.id.label("customer_id")).select_from(_from(ctx)).where(
         CUSTOMER.c.status == "active", where)
 
 
-__all__ = ["SqlContext", "condition", "member_query", "valid_orders", "value_of"]
+def evaluation_query(rules: list[CheckedRule], *, now: datetime, dialect: str) -> Select[Any]:
+    """One scan that evaluates several rules: ``customer_id, s0, s1, …`` (booleans) for
+    every active customer matching at least one of them. Shared joins are made once."""
+    ctx = SqlContext(now=now, dialect=dialect)
+    conditions = [condition(ctx, rule.tree) for rule in rules]
+    columns = [case((c, literal(1)), else_=literal(0)).label(f"s{n}") for n, c in enumerate(conditions)]
+    return select(CUSTOMER.c.id.label("customer_id"), *columns).select_from(_from(ctx)).where(
+        CUSTOMER.c.status == "active", or_(*conditions))
+
+
+__all__ = ["SqlContext", "condition", "evaluation_query", "member_query", "valid_orders", "value_of"]

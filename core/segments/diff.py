@@ -49,10 +49,19 @@ def fingerprint(attributes: dict[str, Any]) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
+SNAPSHOT_COLUMNS = (CUSTOMER.c.id, CUSTOMER.c.email, CUSTOMER.c.phone, CUSTOMER.c.first_name, CUSTOMER.c.last_name,
+                    CUSTOMER.c.tags, STATS.c.orders_count, STATS.c.total_spent, STATS.c.first_order_at,
+                    STATS.c.last_order_at, *(SCORE.c[name] for name in SCORE_FIELDS))
+
+
 def desired_query(segment: str, consent: str | None) -> Any:
-    """Ids of the customers a destination needing ``consent`` should hold for a segment."""
-    query = select(CUSTOMER.c.id).select_from(MEMBER.join(CUSTOMER, CUSTOMER.c.id == MEMBER.c.customer_id)).where(
-        MEMBER.c.segment == segment, CUSTOMER.c.status == "active")
+    """The customers a destination needing ``consent`` should hold for a segment, with
+    the fields, statistics and scores destinations may push (see :func:`snapshot`)."""
+    query = select(*SNAPSHOT_COLUMNS).select_from(
+        MEMBER.join(CUSTOMER, CUSTOMER.c.id == MEMBER.c.customer_id)
+        .outerjoin(STATS, STATS.c.customer_id == CUSTOMER.c.id)
+        .outerjoin(SCORE, SCORE.c.customer_id == CUSTOMER.c.id)
+    ).where(MEMBER.c.segment == segment, CUSTOMER.c.status == "active")
     if consent is not None:
         query = query.where(exists().where(CONSENT.c.customer_id == CUSTOMER.c.id, CONSENT.c.channel == consent,
                                            CONSENT.c.granted.is_(True)))
@@ -61,25 +70,29 @@ def desired_query(segment: str, consent: str | None) -> Any:
     return query
 
 
-def snapshots(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """What destinations may push about customers: fields, order statistics, scores and
-    the names of the segments they are in."""
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(CUSTOMER.c.id, CUSTOMER.c.email, CUSTOMER.c.phone, CUSTOMER.c.first_name, CUSTOMER.c.last_name,
-               CUSTOMER.c.tags, STATS.c.orders_count, STATS.c.total_spent, STATS.c.first_order_at,
-               STATS.c.last_order_at, *(SCORE.c[name] for name in SCORE_FIELDS))
-        .select_from(CUSTOMER.outerjoin(STATS, STATS.c.customer_id == CUSTOMER.c.id)
-                     .outerjoin(SCORE, SCORE.c.customer_id == CUSTOMER.c.id))
-        .where(CUSTOMER.c.id.in_(ids))
-    ).mappings()
-    found = {row["id"]: {**row, "orders_count": row["orders_count"] or 0, "segments": []} for row in rows}
-    for customer_id, segment in session.execute(
-        select(MEMBER.c.customer_id, MEMBER.c.segment).where(MEMBER.c.customer_id.in_(ids)).order_by(MEMBER.c.segment)
+def segments_of(session: Session, segment: str, low: int, high: int) -> dict[int, list[str]]:
+    """Names of all segments of the members of ``segment`` with ids in ``[low, high]``."""
+    mine, theirs = MEMBER.alias("mine"), MEMBER.alias("theirs")
+    found: dict[int, list[str]] = {}
+    for customer_id, name in session.execute(
+        select(theirs.c.customer_id, theirs.c.segment).select_from(
+            mine.join(theirs, theirs.c.customer_id == mine.c.customer_id))
+        .where(mine.c.segment == segment, mine.c.customer_id.between(low, high)).order_by(theirs.c.segment)
     ):
-        found[customer_id]["segments"].append(segment)
+        found.setdefault(customer_id, []).append(name)
     return found
+
+
+def snapshot(row: Any, segments: list[str]) -> dict[str, Any]:
+    """What destinations may push about a customer: ``id``, ``email``, ``phone``,
+    ``first_name``, ``last_name``, ``tags``, ``orders_count``, ``total_spent``,
+    ``first_order_at``, ``last_order_at``, the scores ``r``, ``f``, ``m``,
+    ``rfm_segment``, ``tier``, ``clv``, ``p_alive``, ``churn_risk``, ``health``,
+    ``health_band``, and ``segments`` (names of the segments the customer is in)."""
+    values = dict(row._mapping)
+    values["orders_count"] = values["orders_count"] or 0
+    values["segments"] = segments
+    return values
 
 
 def _removal(state: Any, customer: dict[str, Any] | None) -> PushItem:
@@ -116,7 +129,7 @@ def _paged(session_factory: Any, query: Any, chunk: int) -> Iterator[Any]:
 
 def changes(
     session_factory: Any, destination_id: str, destination: Destination, segment: str, *,
-    configured: bool = True, chunk: int = 900,
+    configured: bool = True, chunk: int = 2000,
 ) -> Iterator[list[Change]]:
     """The changes for one destination and segment, a chunk (in customer-id order) at a time.
 
@@ -130,42 +143,42 @@ def changes(
     confirmed = _paged(session_factory, lambda after: states.where(STATE.c.customer_id > after)
                        .order_by(STATE.c.customer_id), chunk)
     member, state = next(wanted, None), next(confirmed, None)
-    members: list[tuple[int, Any]] = []
+    members: list[tuple[Any, Any]] = []
     removals: list[Any] = []
     while member is not None or state is not None:
         if state is None or (member is not None and member[0] < state.customer_id):
-            members.append((member[0], None))
+            members.append((member, None))
             member = next(wanted, None)
         elif member is None or state.customer_id < member[0]:
             removals.append(state)
             state = next(confirmed, None)
         else:
-            members.append((member[0], state))
+            members.append((member, state))
             member, state = next(wanted, None), next(confirmed, None)
         if len(members) + len(removals) >= chunk:
-            found = _flush(session_factory, destination, members, removals)
+            found = _flush(session_factory, destination, segment, members, removals)
             members, removals = [], []
             if found:
                 yield found
-    found = _flush(session_factory, destination, members, removals)
+    found = _flush(session_factory, destination, segment, members, removals)
     if found:
         yield found
 
 
-def _flush(session_factory: Any, destination: Destination, members: list[tuple[int, Any]],
+def _flush(session_factory: Any, destination: Destination, segment: str, members: list[tuple[Any, Any]],
            removals: list[Any]) -> list[Change]:
     with session_factory() as session:
-        customers = snapshots(session, [customer_id for customer_id, _ in members])
+        names = segments_of(session, segment, members[0][0].id, members[-1][0].id) if members else {}
         leaving = _removed_customers(session, [s.customer_id for s in removals])
     found: list[Change] = []
-    for customer_id, state in members:
-        customer = customers[customer_id]
+    for row, state in members:
+        customer = snapshot(row, names.get(row.id, []))
         attributes = destination.attributes(customer)
         digest = fingerprint(attributes)
         if state is not None and state.pushed_hash == digest:
             continue
         found.append(Change(PushItem(
-            customer_id=customer_id, action="add" if state is None else "update", email=customer["email"],
+            customer_id=row.id, action="add" if state is None else "update", email=customer["email"],
             remote_id=state.remote_id if state is not None else None, attributes=attributes,
             first_name=customer["first_name"], last_name=customer["last_name"]), digest))
     found += [Change(_removal(s, leaving.get(s.customer_id)), None) for s in removals]

@@ -52,10 +52,10 @@ def load_facts(session: Session) -> dict[int, CustomerFacts]:
     (with SKUs and product ids), interactions, segment events and memberships."""
     facts = {row.id: CustomerFacts(row.id, row.status, dict(row._mapping))
              for row in session.execute(select(Customer.__table__))}
-    for row in session.execute(select(CustomerStats.__table__)).mappings():
-        facts[row["customer_id"]].stats = dict(row)
-    for row in session.execute(select(CustomerScore.__table__)).mappings():
-        facts[row["customer_id"]].score = dict(row)
+    for stats in session.execute(select(CustomerStats.__table__)).mappings():
+        facts[stats["customer_id"]].stats = dict(stats)
+    for score in session.execute(select(CustomerScore.__table__)).mappings():
+        facts[score["customer_id"]].score = dict(score)
     for row in session.execute(select(Consent.__table__)):
         facts[row.customer_id].consent[row.channel] = bool(row.granted)
     for row in session.execute(select(SourceIdentity.__table__)):

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from crmhub.core.errors import RuleSyntaxError
@@ -97,7 +97,7 @@ def _pos(meta_or_token: Any) -> tuple[int, int]:
     return int(meta_or_token.line), int(meta_or_token.column)
 
 
-def decode_string(token: Token) -> str:
+def decode_string(token: Any) -> str:
     """The value of a double-quoted string token (escapes: ``\\"``, ``\\\\``, ``\\n``, ``\\t``)."""
     body = str(token)[1:-1]
 
@@ -112,7 +112,7 @@ def decode_string(token: Token) -> str:
     return _ESCAPE.sub(replace, body)
 
 
-def decode_number(token: Token) -> Decimal:
+def decode_number(token: Any) -> Decimal:
     """The value of a number token, refusing magnitudes the databases cannot compare."""
     try:
         value = Decimal(str(token))
@@ -128,88 +128,88 @@ def decode_number(token: Token) -> Decimal:
 class _ToAst(Transformer[Token, ast.Node]):
     """lark tree → typed AST nodes (positions kept)."""
 
-    def or_(self, tree: Tree[Any]) -> ast.Node:
+    def or_(self, tree: Any) -> ast.Node:
         left, right = tree.children
         return ast.Or(*_pos(tree.meta), left=left, right=right)
 
-    def and_(self, tree: Tree[Any]) -> ast.Node:
+    def and_(self, tree: Any) -> ast.Node:
         left, right = tree.children
         return ast.And(*_pos(tree.meta), left=left, right=right)
 
-    def not_(self, tree: Tree[Any]) -> ast.Node:
+    def not_(self, tree: Any) -> ast.Node:
         return ast.Not(*_pos(tree.meta), operand=tree.children[0])
 
-    def truthy(self, tree: Tree[Any]) -> ast.Node:
+    def truthy(self, tree: Any) -> ast.Node:
         return ast.Truthy(*_pos(tree.meta), term=tree.children[0])
 
-    def compare(self, tree: Tree[Any]) -> ast.Node:
+    def compare(self, tree: Any) -> ast.Node:
         term, op, value = tree.children
         return ast.Compare(*_pos(tree.meta), term=term, op=str(op), value=value, op_column=int(op.column))
 
-    def compare_reversed(self, tree: Tree[Any]) -> ast.Node:
+    def compare_reversed(self, tree: Any) -> ast.Node:
         value, op, term = tree.children
         return ast.Compare(*_pos(tree.meta), term=term, op=ast.MIRROR[str(op)], value=value,
                            op_column=int(op.column))
 
-    def in_list(self, tree: Tree[Any]) -> ast.Node:
+    def in_list(self, tree: Any) -> ast.Node:
         term, values = tree.children
         return ast.InList(*_pos(tree.meta), term=term, values=values, negated=False)
 
-    def not_in_list(self, tree: Tree[Any]) -> ast.Node:
+    def not_in_list(self, tree: Any) -> ast.Node:
         term, values = tree.children
         return ast.InList(*_pos(tree.meta), term=term, values=values, negated=True)
 
-    def contains(self, tree: Tree[Any]) -> ast.Node:
+    def contains(self, tree: Any) -> ast.Node:
         term, value = tree.children
         return ast.Contains(*_pos(tree.meta), term=term, value=value)
 
-    def member(self, tree: Tree[Any]) -> ast.Node:
+    def member(self, tree: Any) -> ast.Node:
         value, term = tree.children
         return ast.Contains(*_pos(tree.meta), term=term, value=value)
 
-    def values(self, tree: Tree[Any]) -> list[ast.Literal]:
+    def values(self, tree: Any) -> list[ast.Literal]:
         return list(tree.children)
 
-    def term(self, tree: Tree[Any]) -> ast.Term:
+    def term(self, tree: Any) -> ast.Term:
         path = tree.children[0]
         window = tree.children[1] if len(tree.children) > 1 else None
         return ast.Term(*_pos(tree.meta), parts=path, window=window)
 
-    def path(self, tree: Tree[Any]) -> list[ast.Part]:
+    def path(self, tree: Any) -> list[ast.Part]:
         first, *rest = tree.children
         return [first, *(ast.Part(*_pos(name), name=str(name), arguments=None) for name in rest)]
 
-    def segment(self, tree: Tree[Any]) -> ast.Part:
+    def segment(self, tree: Any) -> ast.Part:
         name = tree.children[0]
         arguments = tree.children[1] if len(tree.children) > 1 else None
         return ast.Part(*_pos(name), name=str(name), arguments=arguments)
 
-    def arguments(self, tree: Tree[Any]) -> list[ast.Literal]:
+    def arguments(self, tree: Any) -> list[ast.Literal]:
         return list(tree.children)
 
-    def window(self, tree: Tree[Any]) -> ast.Window:
+    def window(self, tree: Any) -> ast.Window:
         amount, unit = tree.children
         return ast.Window(*_pos(tree.meta), amount=decode_number(amount), unit=str(unit))
 
-    def string(self, tree: Tree[Any]) -> ast.Literal:
+    def string(self, tree: Any) -> ast.Literal:
         token = tree.children[0]
         return ast.Literal(*_pos(token), kind="string", value=decode_string(token))
 
-    def number(self, tree: Tree[Any]) -> ast.Literal:
+    def number(self, tree: Any) -> ast.Literal:
         token = tree.children[0]
         return ast.Literal(*_pos(token), kind="number", value=decode_number(token))
 
-    def true(self, tree: Tree[Any]) -> ast.Literal:
+    def true(self, tree: Any) -> ast.Literal:
         return ast.Literal(*_pos(tree.children[0]), kind="boolean", value=True)
 
-    def false(self, tree: Tree[Any]) -> ast.Literal:
+    def false(self, tree: Any) -> ast.Literal:
         return ast.Literal(*_pos(tree.children[0]), kind="boolean", value=False)
 
-    def days_ago(self, tree: Tree[Any]) -> ast.Literal:
+    def days_ago(self, tree: Any) -> ast.Literal:
         token = tree.children[0]
         return ast.Literal(*_pos(token), kind="days_ago", value=decode_number(tree.children[1]))
 
-    def date(self, tree: Tree[Any]) -> ast.Literal:
+    def date(self, tree: Any) -> ast.Literal:
         token, text = tree.children
         value = decode_string(text)
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?", value):
@@ -229,7 +229,8 @@ def _error_from(exc: UnexpectedInput, text: str) -> RuleSyntaxError:
     line = int(getattr(exc, "line", 1) or 1)
     column = int(getattr(exc, "column", 1) or 1)
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        position = exc.pos_in_stream or 0
+        char = text[position] if position < len(text) else ""
         hint = ""
         if char == "'":
             hint = ' (strings use double quotes: "…")'

@@ -60,7 +60,7 @@ def segment_summary(session: Session, name: str) -> dict[str, Any]:
     last = session.execute(select(SIZE).where(SIZE.c.segment == name).order_by(SIZE.c.at.desc(), SIZE.c.id.desc())
                            .limit(1)).first()
     summary["last_refresh"] = {"at": last.at, "entered": last.entered, "exited": last.exited} if last else None
-    confirmed = dict(session.execute(select(STATE.c.destination, func.count()).where(STATE.c.segment == name)
+    confirmed: dict[str, int] = dict(session.execute(select(STATE.c.destination, func.count()).where(STATE.c.segment == name)
                                      .group_by(STATE.c.destination)).all())
     destinations = []
     for destination in sorted(set(summary["destinations"]) | set(confirmed)):

@@ -1,10 +1,13 @@
 """Materialise segment membership inside the database and record its history.
 
-For each segment, in one transaction: the rule's members are computed by one
-``INSERT … SELECT`` into a temporary table; the set differences with the current
-membership become ``entered``/``exited`` events (on the customers' timelines), the
-membership table is updated, and a :class:`SegmentSize` row records the new size. Nothing
-per customer passes through Python, so memory does not grow with the number of customers.
+Segments whose rules do not read other segments are refreshed together, in one
+transaction: a single scan evaluates all their rules into a temporary table
+(``customer_id, s0, s1, …``). Each segment that reads other segments is refreshed alone,
+after those (dependency order). For every segment, the set differences between its new
+members and the current membership become ``entered``/``exited`` events (on the
+customers' timelines), the membership table is updated, and a :class:`SegmentSize` row
+records the new size. Nothing per customer passes through Python, so memory does not
+grow with the number of customers.
 After the commit, listeners hear ``crmhub_on_segment_changed`` (in chunks of at most
 :data:`LISTENER_CHUNK` ids per call).
 """
@@ -17,11 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Integer, MetaData, Table, delete, exists, func, insert, literal, select, text, update
+from sqlalchemy import Column, Integer, MetaData, Select, Table, delete, exists, false, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from crmhub.core.models import Segment, SegmentEvent, SegmentMember, SegmentSize
-from crmhub.core.segments.compiler import member_query
+from crmhub.core.segments.compiler import evaluation_query
 from crmhub.core.segments.rules import RuleCheck, check_configured, refresh_order
 from crmhub.core.storage.types import UTCDateTime
 
@@ -32,7 +35,6 @@ SEGMENT = Segment.__table__
 MEMBER = SegmentMember.__table__
 EVENT = SegmentEvent.__table__
 SIZE = SegmentSize.__table__
-CANDIDATE = Table("segment_candidate", MetaData(), Column("customer_id", Integer, primary_key=True))
 LISTENER_CHUNK = 10_000
 
 
@@ -66,46 +68,39 @@ def _sync_definition(session: Session, name: str, check: RuleCheck | None, hub: 
         session.execute(update(SEGMENT).where(SEGMENT.c.name == name).values(**values))
 
 
-def _prepare_candidates(session: Session, dialect: str) -> None:
-    if dialect == "postgresql":
-        session.execute(text("CREATE TEMPORARY TABLE segment_candidate (customer_id integer PRIMARY KEY) "
-                             "ON COMMIT DROP"))
-    else:
-        session.execute(text("CREATE TEMPORARY TABLE IF NOT EXISTS segment_candidate "
-                             "(customer_id INTEGER PRIMARY KEY)"))
-        session.execute(delete(CANDIDATE))
+def apply_membership(session: Session, name: str, members: Select[Any], now: datetime, mark: int) -> tuple[int, int, int]:
+    """Make ``members`` (a select of ``customer_id``) the segment's membership.
 
+    The two set differences with the current membership are computed once each, as
+    ``INSERT … SELECT`` of events; the membership table is then changed from those
+    events, so only changed rows are written.
 
-def apply_membership(session: Session, name: str, members: Any, now: datetime, dialect: str) -> tuple[int, int, int]:
-    """Replace a segment's membership by the ids ``members`` selects; record events.
-
+    :param mark: the largest event id before this refresh (events after it are ours).
     :returns: (size, entered, exited).
     """
-    _prepare_candidates(session, dialect)
-    session.execute(insert(CANDIDATE).from_select(["customer_id"], members))
-    if dialect == "postgresql":
-        session.execute(text("ANALYZE segment_candidate"))
-    is_member = exists().where(MEMBER.c.segment == name, MEMBER.c.customer_id == CANDIDATE.c.customer_id)
-    is_candidate = exists().where(CANDIDATE.c.customer_id == MEMBER.c.customer_id)
+    new = members.subquery("new_members")
     at = literal(now, UTCDateTime())
-    entered = session.execute(insert(EVENT).from_select(
-        ["segment", "customer_id", "kind", "at"],
-        select(literal(name), CANDIDATE.c.customer_id, literal("entered"), at).where(~is_member),
-    ).execution_options(preserve_rowcount=True)).rowcount
-    exited = session.execute(insert(EVENT).from_select(
-        ["segment", "customer_id", "kind", "at"],
-        select(literal(name), MEMBER.c.customer_id, literal("exited"), at).where(MEMBER.c.segment == name, ~is_candidate),
-    ).execution_options(preserve_rowcount=True)).rowcount
+    columns = ["segment", "customer_id", "kind", "at"]
+    entered: int = session.execute(insert(EVENT).from_select(columns, select(
+        literal(name), new.c.customer_id, literal("entered"), at).where(~exists().where(
+            MEMBER.c.segment == name, MEMBER.c.customer_id == new.c.customer_id))
+    ).execution_options(preserve_rowcount=True)).rowcount  # type: ignore[attr-defined]
+    exited: int = session.execute(insert(EVENT).from_select(columns, select(
+        literal(name), MEMBER.c.customer_id, literal("exited"), at).where(
+            MEMBER.c.segment == name, ~exists().where(new.c.customer_id == MEMBER.c.customer_id))
+    ).execution_options(preserve_rowcount=True)).rowcount  # type: ignore[attr-defined]
+
+    def ours(kind: str) -> Select[Any]:
+        return select(EVENT.c.customer_id).where(EVENT.c.segment == name, EVENT.c.at == at, EVENT.c.kind == kind,
+                                                 EVENT.c.id > mark)
+
     if exited:
-        session.execute(delete(MEMBER).where(MEMBER.c.segment == name, ~is_candidate))
+        session.execute(delete(MEMBER).where(MEMBER.c.segment == name, MEMBER.c.customer_id.in_(ours("exited"))))
     if entered:
-        session.execute(insert(MEMBER).from_select(
-            ["segment", "customer_id", "entered_at"],
-            select(literal(name), CANDIDATE.c.customer_id, at).where(~is_member),
-        ))
-    size = int(session.execute(select(func.count()).select_from(CANDIDATE)).scalar_one())
-    if dialect != "postgresql":
-        session.execute(delete(CANDIDATE))
+        joined = ours("entered").subquery()
+        session.execute(insert(MEMBER).from_select(["segment", "customer_id", "entered_at"],
+                                                   select(literal(name), joined.c.customer_id, at)))
+    size = int(session.execute(select(func.count()).select_from(MEMBER).where(MEMBER.c.segment == name)).scalar_one())
     return size, int(entered), int(exited)
 
 
@@ -119,21 +114,47 @@ def _last_event_id(session: Session) -> int:
     return int(session.execute(select(func.coalesce(func.max(EVENT.c.id), 0))).scalar_one())
 
 
-def refresh_one(hub: Hub, name: str, check: RuleCheck) -> tuple[RefreshResult, int]:
-    """Refresh one configured segment. Returns the result and the last event id before it."""
+def _evaluate(session: Session, rules: list[Any], now: datetime, dialect: str) -> Table:
+    """Evaluate rules in one scan into a temporary table ``segment_eval``."""
+    evaluation = Table("segment_eval", MetaData(), Column("customer_id", Integer, primary_key=True, autoincrement=False),
+                       *(Column(f"s{n}", Integer) for n in range(len(rules))), prefixes=["TEMPORARY"],
+                       postgresql_on_commit="DROP")
+    if dialect != "postgresql":
+        session.execute(text("DROP TABLE IF EXISTS temp.segment_eval"))
+    evaluation.create(session.connection())
+    query = evaluation_query(rules, now=now, dialect=dialect)
+    session.execute(insert(evaluation).from_select([c.name for c in evaluation.columns], query))
+    if dialect == "postgresql":
+        session.execute(text("ANALYZE segment_eval"))
+    return evaluation
+
+
+def refresh_batch(hub: Hub, checks: list[RuleCheck]) -> tuple[list[RefreshResult], int]:
+    """Refresh segments together in one transaction (their rules evaluated in one scan).
+    Returns the results and the last event id before the refresh."""
     started, now = time.perf_counter(), hub.now()
-    result = RefreshResult(segment=name)
+    results = {check.name: RefreshResult(segment=check.name) for check in checks}
     with hub.transaction() as session:
-        _sync_definition(session, name, check, hub, now)
+        for check in sorted(checks, key=lambda c: c.name):
+            _sync_definition(session, check.name, check, hub, now)
         mark = _last_event_id(session)
-        if check.rule is None:
-            result.error = check.error.message if check.error else "rule did not check"
-            return result, mark
-        query = member_query(check.rule, now=now, dialect=hub.dialect)
-        result.size, result.entered, result.exited = apply_membership(session, name, query, now, hub.dialect)
-        _record(session, name, result, now)
-    result.seconds = time.perf_counter() - started
-    return result, mark
+        good = [check for check in checks if check.rule is not None]
+        for check in checks:
+            if check.rule is None:
+                results[check.name].error = check.error.message if check.error else "rule did not check"
+        if good:
+            evaluation = _evaluate(session, [c.rule for c in good], now, hub.dialect)
+            for n, check in enumerate(good):
+                result = results[check.name]
+                members = select(evaluation.c.customer_id).where(evaluation.c[f"s{n}"] == 1)
+                result.size, result.entered, result.exited = apply_membership(session, check.name, members, now, mark)
+                _record(session, check.name, result, now)
+            if hub.dialect != "postgresql":
+                session.execute(text("DROP TABLE temp.segment_eval"))
+    elapsed = time.perf_counter() - started
+    for result in results.values():
+        result.seconds = elapsed / max(1, len(checks))
+    return [results[c.name] for c in checks], mark
 
 
 def retire(hub: Hub, name: str) -> tuple[RefreshResult, int]:
@@ -143,8 +164,8 @@ def retire(hub: Hub, name: str) -> tuple[RefreshResult, int]:
     with hub.transaction() as session:
         session.execute(select(SEGMENT.c.name).where(SEGMENT.c.name == name).with_for_update())
         mark = _last_event_id(session)
-        empty = select(MEMBER.c.customer_id).where(MEMBER.c.segment == name, MEMBER.c.customer_id < 0)
-        result.size, result.entered, result.exited = apply_membership(session, name, empty, now, hub.dialect)
+        empty = select(MEMBER.c.customer_id).where(false())
+        result.size, result.entered, result.exited = apply_membership(session, name, empty, now, mark)
         _record(session, name, result, now, removed_at=now)
     result.seconds = time.perf_counter() - started
     return result, mark
@@ -183,16 +204,25 @@ def refresh_segments(
     if unknown:
         raise NotFound(f"no segment named {unknown[0]!r} in the configuration")
     results: list[RefreshResult] = []
-    work: list[tuple[str, bool]] = [(n, False) for n in refresh_order(checks, names or list(checks))]
+    order = refresh_order(checks, names or list(checks))
+    together = [checks[n] for n in order if checks[n].rule is None or not checks[n].rule.segments]
+    alone = [checks[n] for n in order if checks[n].rule is not None and checks[n].rule.segments]
+    batches: list[tuple[list[RuleCheck], bool]] = [(together, False)] if together else []
+    batches += [([check], False) for check in alone]
     if names is None:
         with hub.transaction() as session:
             gone = session.execute(select(SEGMENT.c.name).where(SEGMENT.c.removed_at.is_(None))).scalars().all()
-        work += [(name, True) for name in sorted(set(gone) - set(checks))]
-    for name, removed in work:
-        result, mark = retire(hub, name) if removed else refresh_one(hub, name, checks[name])
-        if result.error is None:
-            _notify(hub, name, mark)
-        results.append(result)
-        if progress is not None:
-            progress(result)
+        batches += [([RuleCheck(name, "")], True) for name in sorted(set(gone) - set(checks))]
+    for batch, removed in batches:
+        if removed:
+            result, mark = retire(hub, batch[0].name)
+            found = [result]
+        else:
+            found, mark = refresh_batch(hub, batch)
+        for result in found:
+            if result.error is None:
+                _notify(hub, result.segment, mark)
+            results.append(result)
+            if progress is not None:
+                progress(result)
     return results
