@@ -135,6 +135,7 @@ def timed(step: str, results: dict[str, float], fn: Any) -> Any:
     started = time.perf_counter()
     value = fn()
     results[step] = time.perf_counter() - started
+    print(f"{step}: {results[step]:.2f} s", file=sys.stderr, flush=True)
     return value
 
 
@@ -181,7 +182,8 @@ def table(results: list[dict[str, Any]]) -> str:
         for step, seconds in result["timings"].items():
             target = TARGET_SECONDS if step.startswith("refresh") and result["customers"] >= 1_000_000 else None
             lines.append(f"{step:<22}{result['customers']:>12,}{seconds:>10.2f}"
-                         f"{(f'{target:.0f} s' if target else ''):>9}{(f'{seconds / target:.2f}' if target else ''):>8}")
+                         f"{(f'{target:.0f} s' if target else ''):>9}"
+                         f"{(f'{seconds / target:.2f}' if target else ''):>8}")
     lines.append("")
     lines.append(f"{'customers':>12}{'peak RSS MB':>14}{'pushed':>10}{'members':>10}")
     for result in results:
@@ -189,7 +191,8 @@ def table(results: list[dict[str, Any]]) -> str:
                      f"{sum(result['sizes'].values()):>10,}")
     last = results[-1]
     lines.append("")
-    lines.append(f"segment sizes at {last['customers']:,}: " + ", ".join(f"{k} {v:,}" for k, v in last["sizes"].items()))
+    lines.append(f"segment sizes at {last['customers']:,}: "
+                 + ", ".join(f"{k} {v:,}" for k, v in last["sizes"].items()))
     lines.append(f"second refresh (+entered/-exited) after {last['scores_changed']:,} scores changed: "
                  + ", ".join(f"{k} +{v[0]}/-{v[1]}" for k, v in last["second"].items()))
     lines.append("push diff (dry run, +added/-removed/~changed): "
@@ -201,7 +204,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, help="one size, in this process")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--pg", default=os.environ.get("CRMHUB_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--pg", default=os.environ.get("CRMHUB_BENCH_PG_URL",
+                                                     "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
     if args.customers:
         result = run_one(args.customers, args.pg)

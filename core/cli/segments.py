@@ -99,7 +99,9 @@ def register(app: typer.Typer) -> None:
     def push(
         ctx: typer.Context,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; call nothing.")] = False,
-        destination: Annotated[Optional[list[str]], typer.Option("--destination", "-d", help="Only this instance.")] = None,
+        destination: Annotated[
+            Optional[list[str]], typer.Option("--destination", "-d", help="Only this instance.")
+        ] = None,
         segment: Annotated[Optional[list[str]], typer.Option("--segment", "-s", help="Only this segment.")] = None,
         json_output: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:

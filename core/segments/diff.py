@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from crmhub.core.destinations import Destination, PushItem
@@ -54,10 +54,18 @@ SNAPSHOT_COLUMNS = (CUSTOMER.c.id, CUSTOMER.c.email, CUSTOMER.c.phone, CUSTOMER.
                     STATS.c.last_order_at, *(SCORE.c[name] for name in SCORE_FIELDS))
 
 
-def desired_query(segment: str, consent: str | None) -> Any:
+def _segment_names(dialect: str) -> Any:
+    """A column with the names of every segment the customer is in (a JSON array)."""
+    theirs = MEMBER.alias("theirs")
+    aggregate = func.json_agg(theirs.c.segment) if dialect == "postgresql" else func.json_group_array(theirs.c.segment)
+    return select(aggregate).where(theirs.c.customer_id == CUSTOMER.c.id).scalar_subquery().label("segments")
+
+
+def desired_query(segment: str, consent: str | None, dialect: str) -> Any:
     """The customers a destination needing ``consent`` should hold for a segment, with
-    the fields, statistics and scores destinations may push (see :func:`snapshot`)."""
-    query = select(*SNAPSHOT_COLUMNS).select_from(
+    the fields, statistics, scores and segment names destinations may push (see
+    :func:`snapshot`)."""
+    query = select(*SNAPSHOT_COLUMNS, _segment_names(dialect)).select_from(
         MEMBER.join(CUSTOMER, CUSTOMER.c.id == MEMBER.c.customer_id)
         .outerjoin(STATS, STATS.c.customer_id == CUSTOMER.c.id)
         .outerjoin(SCORE, SCORE.c.customer_id == CUSTOMER.c.id)
@@ -70,28 +78,16 @@ def desired_query(segment: str, consent: str | None) -> Any:
     return query
 
 
-def segments_of(session: Session, segment: str, low: int, high: int) -> dict[int, list[str]]:
-    """Names of all segments of the members of ``segment`` with ids in ``[low, high]``."""
-    mine, theirs = MEMBER.alias("mine"), MEMBER.alias("theirs")
-    found: dict[int, list[str]] = {}
-    for customer_id, name in session.execute(
-        select(theirs.c.customer_id, theirs.c.segment).select_from(
-            mine.join(theirs, theirs.c.customer_id == mine.c.customer_id))
-        .where(mine.c.segment == segment, mine.c.customer_id.between(low, high)).order_by(theirs.c.segment)
-    ):
-        found.setdefault(customer_id, []).append(name)
-    return found
-
-
-def snapshot(row: Any, segments: list[str]) -> dict[str, Any]:
+def snapshot(row: Any) -> dict[str, Any]:
     """What destinations may push about a customer: ``id``, ``email``, ``phone``,
     ``first_name``, ``last_name``, ``tags``, ``orders_count``, ``total_spent``,
     ``first_order_at``, ``last_order_at``, the scores ``r``, ``f``, ``m``,
     ``rfm_segment``, ``tier``, ``clv``, ``p_alive``, ``churn_risk``, ``health``,
-    ``health_band``, and ``segments`` (names of the segments the customer is in)."""
+    ``health_band``, and ``segments`` (sorted names of the segments the customer is in)."""
     values = dict(row._mapping)
+    names = values["segments"]
+    values["segments"] = sorted(json.loads(names) if isinstance(names, str) else names or [])
     values["orders_count"] = values["orders_count"] or 0
-    values["segments"] = segments
     return values
 
 
@@ -127,6 +123,27 @@ def _paged(session_factory: Any, query: Any, chunk: int) -> Iterator[Any]:
         after = rows[-1][0]
 
 
+def _desired(session_factory: Any, segment: str, consent: str | None, chunk: int) -> Iterator[Any]:
+    """The desired customers with their snapshot columns, in id order. Pages are cut on
+    the membership's primary key first (a plain index range whatever the statistics say),
+    then the page's customers are read with their fields, statistics and scores."""
+    after = 0
+    while True:
+        with session_factory() as session:
+            desired = desired_query(segment, consent, session.get_bind().dialect.name)
+            ids = list(session.execute(select(MEMBER.c.customer_id).where(
+                MEMBER.c.segment == segment, MEMBER.c.customer_id > after)
+                .order_by(MEMBER.c.customer_id).limit(chunk)).scalars())
+            if not ids:
+                return
+            rows = list(session.execute(desired.where(MEMBER.c.customer_id.between(ids[0], ids[-1]))
+                                        .order_by(MEMBER.c.customer_id)))
+        yield from rows
+        if len(ids) < chunk:
+            return
+        after = ids[-1]
+
+
 def changes(
     session_factory: Any, destination_id: str, destination: Destination, segment: str, *,
     configured: bool = True, chunk: int = 2000,
@@ -135,11 +152,9 @@ def changes(
 
     :param configured: False when the pair left the configuration: everyone is removed.
     """
-    desired = desired_query(segment, destination.required_consent)
     states = select(STATE.c.customer_id, STATE.c.pushed_hash, STATE.c.remote_id, STATE.c.remote_key).where(
         STATE.c.destination == destination_id, STATE.c.segment == segment)
-    wanted = _paged(session_factory, lambda after: desired.where(CUSTOMER.c.id > after).order_by(CUSTOMER.c.id), chunk) \
-        if configured else iter(())
+    wanted = _desired(session_factory, segment, destination.required_consent, chunk) if configured else iter(())
     confirmed = _paged(session_factory, lambda after: states.where(STATE.c.customer_id > after)
                        .order_by(STATE.c.customer_id), chunk)
     member, state = next(wanted, None), next(confirmed, None)
@@ -156,23 +171,22 @@ def changes(
             members.append((member, state))
             member, state = next(wanted, None), next(confirmed, None)
         if len(members) + len(removals) >= chunk:
-            found = _flush(session_factory, destination, segment, members, removals)
+            found = _flush(session_factory, destination, members, removals)
             members, removals = [], []
             if found:
                 yield found
-    found = _flush(session_factory, destination, segment, members, removals)
+    found = _flush(session_factory, destination, members, removals)
     if found:
         yield found
 
 
-def _flush(session_factory: Any, destination: Destination, segment: str, members: list[tuple[Any, Any]],
+def _flush(session_factory: Any, destination: Destination, members: list[tuple[Any, Any]],
            removals: list[Any]) -> list[Change]:
     with session_factory() as session:
-        names = segments_of(session, segment, members[0][0].id, members[-1][0].id) if members else {}
         leaving = _removed_customers(session, [s.customer_id for s in removals])
     found: list[Change] = []
     for row, state in members:
-        customer = snapshot(row, names.get(row.id, []))
+        customer = snapshot(row)
         attributes = destination.attributes(customer)
         digest = fingerprint(attributes)
         if state is not None and state.pushed_hash == digest:

@@ -57,7 +57,9 @@ class PushReport:
         return dict(self.__dict__)
 
 
-def push_pairs(hub: Hub, destinations: list[str] | None = None, segments: list[str] | None = None) -> list[tuple[str, str, bool]]:
+def push_pairs(
+    hub: Hub, destinations: list[str] | None = None, segments: list[str] | None = None
+) -> list[tuple[str, str, bool]]:
     """(destination, segment, configured) pairs to push, filtered by the arguments.
 
     :raises NotFound: a named destination or segment that is not configured.
@@ -79,7 +81,8 @@ def push_pairs(hub: Hub, destinations: list[str] | None = None, segments: list[s
 def _record_confirmed(hub: Hub, destination: str, segment: str, batch: list[Change], result: PushResult) -> None:
     now = hub.now()
     with hub.transaction() as session:
-        removed = [c.item.customer_id for c in batch if c.item.action == "remove" and c.item.customer_id in result.confirmed]
+        removed = [c.item.customer_id for c in batch
+                   if c.item.action == "remove" and c.item.customer_id in result.confirmed]
         if removed:
             session.execute(delete(STATE).where(STATE.c.destination == destination, STATE.c.segment == segment,
                                                 STATE.c.customer_id.in_(removed)))
@@ -92,7 +95,8 @@ def _record_confirmed(hub: Hub, destination: str, segment: str, batch: list[Chan
             statement = module.insert(STATE)
             session.execute(statement.on_conflict_do_update(
                 index_elements=["destination", "segment", "customer_id"],
-                set_={name: statement.excluded[name] for name in ("pushed_hash", "remote_id", "remote_key", "pushed_at")},
+                set_={name: statement.excluded[name]
+                      for name in ("pushed_hash", "remote_id", "remote_key", "pushed_at")},
             ), rows)
 
 
@@ -103,7 +107,8 @@ def _send(hub: Hub, report: PushReport, target: Destination, batch: list[Change]
         result = target.push(PushBatch(segment=report.segment, items=[c.item for c in batch]))
     except Exception as exc:  # any failure of a remote call leaves the batch for the next push
         report.failed += len(batch)
-        report.errors.append({"batch": report.batches, "customers": len(batch), "error": redact(f"{type(exc).__name__}: {exc}")})
+        report.errors.append({"batch": report.batches, "customers": len(batch),
+                              "error": redact(f"{type(exc).__name__}: {exc}")})
         return False
     _record_confirmed(hub, report.destination, report.segment, batch, result)
     for change in batch:
@@ -115,7 +120,8 @@ def _send(hub: Hub, report: PushReport, target: Destination, batch: list[Change]
             report.failed += 1
             if len(report.errors) < MAX_ERRORS:
                 report.errors.append({"customer_id": customer_id, "action": change.item.action,
-                                      "error": redact(result.failed.get(customer_id, "not confirmed by the destination"))})
+                                      "error": redact(result.failed.get(customer_id,
+                                                                        "not confirmed by the destination"))})
     return True
 
 
@@ -129,7 +135,9 @@ def _plan(report: PushReport, found: list[Change]) -> None:
                            "remote_id": change.item.remote_id})
 
 
-def push_pair(hub: Hub, destination: str, segment: str, *, configured: bool = True, dry_run: bool = False) -> PushReport:
+def push_pair(
+    hub: Hub, destination: str, segment: str, *, configured: bool = True, dry_run: bool = False
+) -> PushReport:
     """Push one segment's difference to one destination (or plan it, for a dry run)."""
     report = PushReport(destination=destination, segment=segment, dry_run=dry_run)
     target = hub.plugins.destination(hub, hub.instance(destination))

@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crmhub.core.errors import NotFound
-from crmhub.core.models import Customer, CustomerScore, CustomerStats, PushRun, PushState, Segment, SegmentMember, SegmentSize
+from crmhub.core.models import (
+    Customer, CustomerScore, CustomerStats, PushRun, PushState, Segment, SegmentMember, SegmentSize,
+)
 from crmhub.core.profiles import decode_cursor, encode_cursor
 
 SEGMENT = Segment.__table__
@@ -60,7 +62,8 @@ def segment_summary(session: Session, name: str) -> dict[str, Any]:
     last = session.execute(select(SIZE).where(SIZE.c.segment == name).order_by(SIZE.c.at.desc(), SIZE.c.id.desc())
                            .limit(1)).first()
     summary["last_refresh"] = {"at": last.at, "entered": last.entered, "exited": last.exited} if last else None
-    confirmed: dict[str, int] = dict(session.execute(select(STATE.c.destination, func.count()).where(STATE.c.segment == name)
+    confirmed: dict[str, int] = dict(session.execute(
+        select(STATE.c.destination, func.count()).where(STATE.c.segment == name)
                                      .group_by(STATE.c.destination)).all())
     destinations = []
     for destination in sorted(set(summary["destinations"]) | set(confirmed)):
@@ -73,7 +76,9 @@ def segment_summary(session: Session, name: str) -> dict[str, Any]:
     return summary
 
 
-def size_history(session: Session, name: str, *, since: datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
+def size_history(
+    session: Session, name: str, *, since: datetime | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
     """The segment's size after each refresh, oldest first (the latest ``limit`` points).
 
     :raises NotFound: no such segment.

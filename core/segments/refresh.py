@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Integer, MetaData, Select, Table, delete, exists, false, func, insert, literal, select, text, update
+from sqlalchemy import (
+    Column, Integer, MetaData, Select, Table, delete, exists, false, func, insert, literal, select, text, update,
+)
 from sqlalchemy.orm import Session
 
 from crmhub.core.models import Segment, SegmentEvent, SegmentMember, SegmentSize
@@ -36,6 +38,8 @@ MEMBER = SegmentMember.__table__
 EVENT = SegmentEvent.__table__
 SIZE = SegmentSize.__table__
 LISTENER_CHUNK = 10_000
+#: Membership changes after which PostgreSQL's statistics of the membership are refreshed.
+ANALYZE_AFTER = 10_000
 
 
 @dataclass
@@ -68,7 +72,9 @@ def _sync_definition(session: Session, name: str, check: RuleCheck | None, hub: 
         session.execute(update(SEGMENT).where(SEGMENT.c.name == name).values(**values))
 
 
-def apply_membership(session: Session, name: str, members: Select[Any], now: datetime, mark: int) -> tuple[int, int, int]:
+def apply_membership(
+    session: Session, name: str, members: Select[Any], now: datetime, mark: int
+) -> tuple[int, int, int]:
     """Make ``members`` (a select of ``customer_id``) the segment's membership.
 
     The two set differences with the current membership are computed once each, as
@@ -116,7 +122,8 @@ def _last_event_id(session: Session) -> int:
 
 def _evaluate(session: Session, rules: list[Any], now: datetime, dialect: str) -> Table:
     """Evaluate rules in one scan into a temporary table ``segment_eval``."""
-    evaluation = Table("segment_eval", MetaData(), Column("customer_id", Integer, primary_key=True, autoincrement=False),
+    evaluation = Table("segment_eval", MetaData(),
+                       Column("customer_id", Integer, primary_key=True, autoincrement=False),
                        *(Column(f"s{n}", Integer) for n in range(len(rules))), prefixes=["TEMPORARY"],
                        postgresql_on_commit="DROP")
     if dialect != "postgresql":
@@ -151,6 +158,8 @@ def refresh_batch(hub: Hub, checks: list[RuleCheck]) -> tuple[list[RefreshResult
                 _record(session, check.name, result, now)
             if hub.dialect != "postgresql":
                 session.execute(text("DROP TABLE temp.segment_eval"))
+            elif sum(r.entered + r.exited for r in results.values()) > ANALYZE_AFTER:
+                session.execute(text("ANALYZE segment_member"))
     elapsed = time.perf_counter() - started
     for result in results.values():
         result.seconds = elapsed / max(1, len(checks))
@@ -183,7 +192,8 @@ def _notify(hub: Hub, name: str, mark: int) -> None:
             )
             for part in rows.partitions(LISTENER_CHUNK):
                 ids = [row[0] for row in part]
-                hub.plugins.segment_changed(hub, name, ids if kind == "entered" else [], ids if kind == "exited" else [])
+                entered, exited = (ids, []) if kind == "entered" else ([], ids)
+                hub.plugins.segment_changed(hub, name, entered, exited)
 
 
 def refresh_segments(
