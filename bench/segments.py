@@ -120,6 +120,14 @@ class BenchPlugin:
         return BenchDestination()
 
 
+def drop_database(server_url: str) -> None:
+    """Drop the benchmark database (it holds a few GB at 1,000,000 customers)."""
+    admin = create_engine(make_url(server_url).render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def fresh_database(server_url: str) -> str:
     """Drop and create the benchmark database; return its URL."""
     server = make_url(server_url)
@@ -139,7 +147,7 @@ def timed(step: str, results: dict[str, float], fn: Any) -> Any:
     return value
 
 
-def run_one(customers: int, server_url: str) -> dict[str, Any]:
+def run_one(customers: int, server_url: str, keep: bool = False) -> dict[str, Any]:
     """Generate, refresh, push and diff at one size; returns timings, counts and peak RSS."""
     url = fresh_database(server_url)
     engine = create_engine(url)
@@ -165,6 +173,8 @@ def run_one(customers: int, server_url: str) -> dict[str, Any]:
     second = timed("refresh_second", timings, lambda: refresh_segments(hub))
     plan = timed("push_diff_dry_run", timings, lambda: push_segments(hub, dry_run=True))
     hub.close()
+    if not keep:
+        drop_database(server_url)
     return {
         "customers": customers, "timings": timings, "scores_changed": changed,
         "sizes": {r.segment: r.size for r in first},
@@ -204,11 +214,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, help="one size, in this process")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
     parser.add_argument("--pg", default=os.environ.get("CRMHUB_BENCH_PG_URL",
                                                      "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
     if args.customers:
-        result = run_one(args.customers, args.pg)
+        result = run_one(args.customers, args.pg, keep=args.keep)
         print(json.dumps(result) if args.json else table([result]))
         return
     results = []

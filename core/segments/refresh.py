@@ -44,7 +44,8 @@ ANALYZE_AFTER = 10_000
 
 @dataclass
 class RefreshResult:
-    """What one segment's refresh did."""
+    """What one segment's refresh did. ``seconds`` is the segment's share of its batch
+    (segments refreshed together share one scan)."""
 
     segment: str
     size: int = 0
