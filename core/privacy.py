@@ -153,15 +153,29 @@ def erase_customer(
     ledger = MergeRecord.__table__
     session.execute(update(ledger).where(
         or_(ledger.c.survivor_id.in_(family), ledger.c.merged_id.in_(family))).values(snapshot={"erased": True}))
-    inbox = WebhookEvent.__table__
-    for email in emails:
-        session.execute(update(inbox).where(inbox.c.body.is_not(None), inbox.c.body.contains(email.encode()))
-                        .values(body=None))
+    _clear_webhook_bodies(session, {e.lower().encode() for e in emails})
     request_id = session.execute(insert(PrivacyRequest.__table__).returning(PrivacyRequest.__table__.c.id), {
         "kind": "erase", "customer_id": customer_id, "source": source, "reason": reason, "requested_at": now,
         "completed_at": None, "details": {"customers": family, "destinations": {d: "pending" for d in destinations}},
     }).scalar_one()
     return int(request_id), destinations
+
+
+def _clear_webhook_bodies(session: Session, needles: set[bytes]) -> None:
+    """Clear stored webhook bodies that mention any of ``needles`` (lower-cased emails)."""
+    if not needles:
+        return
+    inbox = WebhookEvent.__table__
+    matched = []
+    rows = session.execute(
+        select(inbox.c.id, inbox.c.body).where(inbox.c.body.is_not(None)).execution_options(yield_per=1000)
+    )
+    for event_id, body in rows:
+        lowered = bytes(body).lower()
+        if any(needle in lowered for needle in needles):
+            matched.append(event_id)
+    for start in range(0, len(matched), 900):
+        session.execute(update(inbox).where(inbox.c.id.in_(matched[start : start + 900])).values(body=None))
 
 
 def export_json(hub: Hub, customer_id: int, *, source: str) -> str:

@@ -8,6 +8,8 @@ import typer
 
 from crmhub.core.cli.context import cli_context
 from crmhub.core.cli.output import console, print_json, print_table
+from crmhub.core.identity.merge import unmerge
+from crmhub.core.ingest.stats import refresh_stats
 from crmhub.core.profiles import customer_profile, search_customers
 
 
@@ -78,5 +80,21 @@ def register(app: typer.Typer) -> None:
                 (m["id"], m["survivor_id"], m["merged_id"], m["reason"], m["merged_at"], m["unmerged_at"] or "")
                 for m in profile["merges"]
             ])
+
+    @group.command("unmerge")
+    def unmerge_command(
+        ctx: typer.Context,
+        merge_id: Annotated[int, typer.Argument(help="Id of the merge (see `customers show`).")],
+        json_output: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """Undo a merge: restore both profiles and never merge the pair automatically again."""
+        hub = cli_context(ctx).hub()
+        with hub.transaction() as session:
+            survivor, restored = unmerge(session, record_id=merge_id, now=hub.now())
+            refresh_stats(session, [survivor, restored], hub.now())
+        if json_output:
+            print_json({"merge": merge_id, "customers": [survivor, restored]})
+        else:
+            console.print(f"merge {merge_id} undone: customers {survivor} and {restored} are separate again")
 
     app.add_typer(group, name="customers")

@@ -3,7 +3,9 @@
 ``CRMHUB_TEST_DB`` picks the backend (``sqlite``, the default, or ``postgresql``);
 ``CRMHUB_TEST_PG_URL`` points at the PostgreSQL server (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``). Each pytest-xdist worker gets its
-own PostgreSQL database; each test starts from empty tables.
+own PostgreSQL database (``<prefix>_<worker>``, prefix ``$CRMHUB_TEST_DB_PREFIX`` or
+``crmhub_test``: set it when several checkouts share one server); each test starts from
+empty tables.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class TemplateDatabase:
             engine.dispose()
         elif self.kind == "postgresql":
             server = make_url(os.environ.get("CRMHUB_TEST_PG_URL", DEFAULT_PG))
-            name = f"crmhub_test_{worker}"
+            name = f"{os.environ.get('CRMHUB_TEST_DB_PREFIX', 'crmhub_test')}_{worker}"
             admin = create_engine(server.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

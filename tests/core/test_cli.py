@@ -103,3 +103,23 @@ def test_import_of_json_lines_customers_with_source(tmp_path, crmhub_database_ur
 
 def test_usage_errors_exit_2(tmp_path):
     assert main(["no-such-command"]) == 2
+
+
+def test_customers_unmerge_separates_a_merged_pair(tmp_path, crmhub_database_url):
+    people = tmp_path / "people.csv"
+    people.write_text("customer_id,email,phone\nc1,ann@example.com,+14155550100\n")
+    crm = tmp_path / "crm.csv"
+    crm.write_text("customer_id,email,updated_at\nh1,ann@work.example.com,2026-01-01\n")
+    changed = tmp_path / "crm-changed.csv"
+    changed.write_text("customer_id,email,updated_at\nh1,ann@example.com,2026-01-02\n")
+    config = config_for(crmhub_database_url)
+    run(tmp_path, "import", str(people), config=config)
+    run(tmp_path, "import", str(crm), "--source", "crm", config=config)
+    run(tmp_path, "import", str(changed), "--source", "crm", config=config)
+    merged = json.loads(run(tmp_path, "customers", "show", "1", "--json", config=config).stdout)
+    [merge] = merged["merges"]
+    done = run(tmp_path, "customers", "unmerge", str(merge["id"]), "--json", config=config)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["customers"] == [1, 2]
+    again = run(tmp_path, "customers", "unmerge", str(merge["id"]), config=config)
+    assert again.returncode == 2 and "already undone" in again.stderr
