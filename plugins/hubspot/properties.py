@@ -5,7 +5,8 @@
   multiple-checkbox property; a text property shows it as is);
 - each configured score property receives the customer's value: text as is, numbers
   rounded to 2 decimals (so a re-score that moves a CLV by a fraction of a cent pushes
-  nothing), a missing value as ``""`` (which clears the property).
+  nothing), times in ISO 8601 UTC, lists ``;``-separated, a missing value as ``""`` (which
+  clears the property).
 
 When a customer leaves a segment, the segments property is rewritten from the segments
 they are still in — and still eligible for: an active customer with an email and email
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -38,6 +40,10 @@ def format_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
     if isinstance(value, float | Decimal):
         if isinstance(value, float) and not math.isfinite(value):
             return ""

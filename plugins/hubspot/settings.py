@@ -68,6 +68,12 @@ class HubSpotSettings(InstanceSettings):
     @field_validator("score_properties")
     @classmethod
     def _properties(cls, value: dict[str, str]) -> dict[str, str]:
+        from crmhub.core.segments.diff import SNAPSHOT_COLUMNS
+
+        known = sorted(column.name for column in SNAPSHOT_COLUMNS)
+        for field in value:
+            if field not in known:
+                raise ValueError(f"{field!r} is not a customer field or score; known: {', '.join(known)}")
         for name in value.values():
             if not _PROPERTY_NAME.match(name):
                 raise ValueError(f"{name!r}: HubSpot property names use lower-case letters, digits and '_'")

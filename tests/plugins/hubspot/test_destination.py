@@ -4,11 +4,12 @@ removals, dry runs and erasure."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from crmhub.core.destinations import PushBatch, PushItem, PushResult
-from crmhub.core.errors import PermanentRemoteError
+from crmhub.core.errors import ConfigError, PermanentRemoteError
 from crmhub.core.hub import Hub
 from crmhub.core.models import PushState, SegmentMember
 from crmhub.core.privacy import erase_customer
@@ -214,3 +215,14 @@ def test_an_erased_customer_is_deleted_from_hubspot(hs_hub: Hub, fake: FakeHubSp
         assert session.execute(select(PushState)).scalars().all() == []
     # and telling them again (a retried job) is harmless
     hs_hub.plugins.customer_erased(hs_hub, customer, [INSTANCE])
+
+
+def test_score_properties_name_known_fields(make_hubspot_hub: Callable[..., Hub]) -> None:
+    with pytest.raises(ConfigError, match=r"plugins\.hubspot\.main\.score_properties.*'clvv' is not a customer field"):
+        make_hubspot_hub(score_properties={"clvv": "crmhub_clv"})
+    with pytest.raises(ConfigError, match="lower-case"):
+        make_hubspot_hub(score_properties={"clv": "CRMHub CLV"})
+    hub = make_hubspot_hub(score_properties={"tags": "crmhub_tags", "last_order_at": "crmhub_last_order"})
+    attributes = destination(hub).attributes(member(1, "a@x.io", [], tags=["a", "b"],
+                                                    last_order_at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)))
+    assert attributes == {"crmhub_segments": "", "crmhub_tags": "a;b", "crmhub_last_order": "2025-01-02T03:04:05Z"}
