@@ -27,14 +27,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
-
 from crmhub.core.hub import Hub, create_hub
 from crmhub.core.models import Consent, Customer, CustomerScore
 from crmhub.core.segments import push_segments, refresh_segments
 from crmhub.core.settings import load_settings
 from crmhub.core.storage.bulk import insert_returning_ids
 from crmhub.plugins.hubspot.fake import FakeHubSpot
+from sqlalchemy import insert
 
 SEGMENT = "bench"
 INSTANCE = "hubspot.main"

@@ -66,7 +66,7 @@ class HubSpotDestination(Destination):
             return result
         upserted = self._upsert([i for i in batch.items if i.action != "remove"], result)
         leaving = [i for i in batch.items if i.action == "remove"]
-        removed = self._contact_ids(leaving, result)
+        removed = self._contact_ids(leaving)
         present = {cid: rid for cid, rid in removed.items() if rid is not None}
         missing: set[str] = set()
         if batch.segment and (upserted or present):
@@ -135,15 +135,15 @@ class HubSpotDestination(Destination):
             properties["lastname"] = item.last_name
         return properties
 
-    def _contact_ids(self, items: list[PushItem], result: PushResult) -> dict[int, str | None]:
+    def _contact_ids(self, items: list[PushItem]) -> dict[int, str | None]:
         """Contact ids of leaving customers: the remote id pushed, else looked up by email
         (None: HubSpot has no such contact)."""
         found: dict[int, str | None] = {i.customer_id: i.remote_id for i in items if i.remote_id}
-        by_email = [i for i in items if not i.remote_id]
-        known = self.client.read_contacts_by_email(sorted({i.email.lower() for i in by_email if i.email})) \
-            if any(i.email for i in by_email) else {}
-        for item in by_email:
-            found[item.customer_id] = known.get((item.email or "").lower())
+        emails = sorted({i.email.lower() for i in items if not i.remote_id and i.email})
+        known = self.client.read_contacts_by_email(emails) if emails else {}
+        for item in items:
+            if not item.remote_id:
+                found[item.customer_id] = known.get((item.email or "").lower())
         return found
 
     def _rewrite_leavers(self, segment: str, present: dict[int, str], result: PushResult) -> None:

@@ -150,6 +150,14 @@ def test_a_removal_hubspot_cannot_find_is_confirmed_without_calls(hs_hub: Hub, f
     assert writes(fake) == {}
 
 
+def test_a_removal_without_a_remote_id_finds_the_contact_by_email(hs_hub: Hub, fake: FakeHubSpot) -> None:
+    dest = destination(hs_hub)
+    contact = dest.push(PushBatch(segment="vip", items=[add(dest, 5, "Known@Shop.example", ["vip"])])).confirmed[5]
+    leave = PushItem(customer_id=5, action="remove", email="known@shop.example")
+    assert dest.push(PushBatch(segment="vip", items=[leave])).confirmed == {5: contact}
+    assert fake.list_members(list_of(fake, "vip")) == []
+
+
 def test_a_dry_run_calls_nothing(hs_hub: Hub, fake: FakeHubSpot) -> None:
     dest = destination(hs_hub)
     result = dest.push(PushBatch(segment="vip", items=[add(dest, 1, "d@shop.example", ["vip"])], dry_run=True))

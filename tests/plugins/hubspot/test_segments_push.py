@@ -6,13 +6,12 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import insert, select, update
-
 from crmhub.core.hub import Hub
 from crmhub.core.models import Consent, Customer, CustomerScore, PushState
 from crmhub.core.privacy import erase_customer
 from crmhub.core.segments import push_segments, refresh_segments
 from crmhub.plugins.hubspot.fake import FakeHubSpot
+from sqlalchemy import insert, select, update
 
 from .conftest import INSTANCE, START
 
