@@ -15,10 +15,10 @@ event                             effect
 ``contact.propertyChange``,
 ``contact.restore``
 ``contact.deletion``              the identity is marked deleted
-``contact.merge``                 the canonical customers of the contacts are merged
-                                  (:mod:`.contact_events`) and the survivor is read
-``contact.privacyDeletion``       a GDPR delete in HubSpot: the customer is erased in
-                                  crmhub too (and the erasure told to destinations)
+``contact.merge``                 a MergeRecord: the canonical customers of the contacts
+                                  are merged into the oldest, and the survivor is read
+``contact.privacyDeletion``       an ErasureRecord: a GDPR delete in HubSpot erases the
+                                  customer in crmhub too (and tells destinations)
 other types                       ignored
 ================================  ===================================================
 
@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crmhub.core.errors import WebhookMalformed
+from crmhub.core.records import ErasureRecord, MergeRecord
 from crmhub.core.webhooks import WebhookDelivery, WebhookRequest
-from crmhub.plugins.hubspot.contact_events import erase_contact, event_session, merge_contacts
 from crmhub.plugins.hubspot.mapping import PROPERTIES, deleted_contact, map_contact
 from crmhub.plugins.hubspot.signatures import verify_signature
 
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from crmhub.plugins.hubspot.settings import HubSpotSettings
 
 READ = ("contact.creation", "contact.propertyChange", "contact.restore")
+MERGE_REASON = "HubSpot merge"
+ERASE_REASON = "GDPR delete in HubSpot (contact.privacyDeletion)"
 
 
 def verify_delivery(instance: Instance[HubSpotSettings], request: WebhookRequest) -> WebhookDelivery:
@@ -102,8 +104,7 @@ def process_delivery(
     events.sort(key=lambda e: (e.get("occurredAt") or 0, str(e["eventId"])))
     records: list[CanonicalRecord] = []
     to_read: list[str] = []
-    merges: list[dict[str, Any]] = []
-    erasures: list[str] = []
+    actions: list[CanonicalRecord] = []
     for item in events:
         kind, object_id = item["subscriptionType"], str(item.get("objectId", ""))
         at = _time(item["occurredAt"]) if isinstance(item.get("occurredAt"), int) else None
@@ -112,18 +113,14 @@ def process_delivery(
         elif kind == "contact.deletion":
             records.append(deleted_contact(instance.id, object_id, at))
         elif kind == "contact.merge":
-            merges.append(item)
-            to_read.append(str(item.get("primaryObjectId") or object_id))
+            primary = str(item.get("primaryObjectId") or object_id)
+            merged = [str(i) for i in item.get("mergedObjectIds") or []]
+            actions.append(MergeRecord(instance=instance.id, external_id=primary, merged_external_ids=merged,
+                                       reason=MERGE_REASON, source_updated_at=at))
+            to_read.append(primary)
         elif kind == "contact.privacyDeletion":
-            erasures.append(object_id)
-    if merges or erasures:
-        with event_session(hub, event) as session:
-            for item in merges:
-                merged = [str(i) for i in item.get("mergedObjectIds") or []]
-                primary = str(item.get("primaryObjectId") or item.get("objectId"))
-                merge_contacts(session, instance.id, primary, merged, now=hub.now())
-            for object_id in erasures:
-                erase_contact(session, instance.id, object_id, now=hub.now())
+            actions.append(ErasureRecord(instance=instance.id, external_id=object_id, reason=ERASE_REASON,
+                                         source_updated_at=at))
     for contact in client.read_contacts(to_read, PROPERTIES) if to_read else []:
         records += map_contact(instance.id, contact)
-    return records
+    return records + actions
