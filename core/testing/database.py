@@ -30,11 +30,11 @@ def backend() -> str:
 class TemplateDatabase:
     """A migrated database that tests reset cheaply between runs."""
 
-    def __init__(self, workdir: Path, worker: str, plugin_folders: list[str]) -> None:
+    def __init__(self, workdir: Path, worker: str, plugin_folders: list[str], kind: str | None = None) -> None:
         self.workdir = workdir
         self.worker = worker
         self.plugin_folders = plugin_folders
-        self.kind = backend()
+        self.kind = kind or backend()
         if self.kind == "sqlite":
             self.template = workdir / "template.db"
             engine = create_engine(f"sqlite:///{self.template}")
