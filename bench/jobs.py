@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,18 +32,17 @@ from typing import Any
 
 import dramatiq
 import redis
-from dramatiq.brokers.redis import RedisBroker
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.engine import make_url
-
 from crmhub.core.hub import Hub, create_hub
 from crmhub.core.jobs import enqueue, enqueue_many
 from crmhub.core.jobs.runtime import attach_dispatcher
 from crmhub.core.models import Job, WebhookEvent
 from crmhub.core.settings import load_settings
 from crmhub.core.storage.engine import create_engine
+from dramatiq.brokers.redis import RedisBroker
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import make_url
 
 BARE_QUEUE = "bench"
 CRMHUB = Path(sys.executable).parent / "crmhub"
@@ -62,7 +60,9 @@ def bare_broker(url: str, namespace: str, counter: str) -> tuple[RedisBroker, dr
     def noop() -> None:
         client.incr(counter)
 
-    actor = dramatiq.Actor(noop, broker=broker, actor_name="noop", queue_name=BARE_QUEUE, priority=0, options={})
+    actor = dramatiq.Actor(
+        noop, broker=broker, actor_name="noop", queue_name=BARE_QUEUE, priority=0, options={}
+    )
     return broker, actor
 
 
@@ -88,11 +88,27 @@ def wait_until(condition: Any, timeout: float = 600.0, poll: float = 0.01) -> No
 
 def measure_bare(url: str, jobs: int, processes: int, threads: int) -> float:
     """Jobs per second of the bare actor."""
-    namespace, counter = f"bench-bare-{uuid.uuid4().hex[:8]}", f"bench-bare-count-{uuid.uuid4().hex[:8]}"
+    namespace, counter = (
+        f"bench-bare-{uuid.uuid4().hex[:8]}",
+        f"bench-bare-count-{uuid.uuid4().hex[:8]}",
+    )
     client = redis.Redis.from_url(url)
     workers = [
-        subprocess.Popen([sys.executable, __file__, "--bare-worker", "--redis-url", url, "--namespace", namespace,
-                          "--counter", counter, "--threads", str(threads)])
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--bare-worker",
+                "--redis-url",
+                url,
+                "--namespace",
+                namespace,
+                "--counter",
+                counter,
+                "--threads",
+                str(threads),
+            ]
+        )
         for _ in range(processes)
     ]
     broker, actor = bare_broker(url, namespace, counter)
@@ -145,9 +161,13 @@ def write_config(directory: Path, database_url: str, redis_url: str, namespace: 
 def succeeded(hub: Hub, actor: str) -> int:
     job = Job.__table__
     with hub.engine.connect() as connection:
-        return int(connection.execute(
-            select(func.count()).select_from(job).where(job.c.actor == actor, job.c.status == "succeeded")
-        ).scalar_one())
+        return int(
+            connection.execute(
+                select(func.count())
+                .select_from(job)
+                .where(job.c.actor == actor, job.c.status == "succeeded")
+            ).scalar_one()
+        )
 
 
 def enqueue_pings(hub: Hub, count: int, batch: int = 500) -> None:
@@ -168,16 +188,30 @@ def measure_crmhub(hub: Hub, jobs: int) -> float:
 
 def accept_webhook(hub: Hub, number: int) -> int:
     """What POST /webhooks/… does: store the delivery and enqueue its job in one transaction."""
-    body = {"id": str(number), "email": f"bench{number}@example.com", "first_name": "Bench",
-            "updated_at": "2026-01-01T00:00:00+00:00"}
+    body = {
+        "id": str(number),
+        "email": f"bench{number}@example.com",
+        "first_name": "Bench",
+        "updated_at": "2026-01-01T00:00:00+00:00",
+    }
     event = WebhookEvent.__table__
     with hub.transaction() as session:
-        event_id = session.execute(insert(event).returning(event.c.id), {
-            "instance": "testsource.main", "delivery_id": f"bench-{number}", "topic": "customers/update",
-            "received_at": hub.now(), "headers": {}, "body": json.dumps(body).encode(), "status": "pending",
-            "attempts": 0,
-        }).scalar_one()
-        enqueue(session, "webhook", {"event_id": event_id}, now=hub.now(), key=f"webhook:{event_id}")
+        event_id = session.execute(
+            insert(event).returning(event.c.id),
+            {
+                "instance": "testsource.main",
+                "delivery_id": f"bench-{number}",
+                "topic": "customers/update",
+                "received_at": hub.now(),
+                "headers": {},
+                "body": json.dumps(body).encode(),
+                "status": "pending",
+                "attempts": 0,
+            },
+        ).scalar_one()
+        enqueue(
+            session, "webhook", {"event_id": event_id}, now=hub.now(), key=f"webhook:{event_id}"
+        )
     return int(event_id)
 
 
@@ -193,9 +227,15 @@ def measure_webhooks(hub: Hub, count: int, interval: float) -> list[float]:
             waiting = [i for i in list(accepted) if i not in visible]
             if waiting:
                 with hub.engine.connect() as connection:
-                    seen = connection.execute(
-                        select(event.c.id).where(event.c.id.in_(waiting), event.c.status == "done")
-                    ).scalars().all()
+                    seen = (
+                        connection.execute(
+                            select(event.c.id).where(
+                                event.c.id.in_(waiting), event.c.status == "done"
+                            )
+                        )
+                        .scalars()
+                        .all()
+                    )
                 now = time.perf_counter()
                 for event_id in seen:
                     visible[event_id] = now
@@ -218,15 +258,25 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--webhooks", type=int, default=300)
-    parser.add_argument("--webhook-interval", type=float, default=0.02, help="seconds between webhooks")
+    parser.add_argument(
+        "--webhook-interval", type=float, default=0.02, help="seconds between webhooks"
+    )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--redis-url", default=os.environ.get("CRMHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"))
-    parser.add_argument("--pg-url", default=os.environ.get("CRMHUB_BENCH_PG_URL",
-                                                           "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("CRMHUB_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "CRMHUB_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
     parser.add_argument("--bare-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--namespace", help=argparse.SUPPRESS)
     parser.add_argument("--counter", help=argparse.SUPPRESS)
@@ -244,7 +294,14 @@ def main() -> int:
         hub = create_hub(load_settings(config))
         hub.upgrade_database()
         worker = subprocess.Popen(
-            [str(CRMHUB), "worker", "--processes", str(options.processes), "--threads", str(options.threads)],
+            [
+                str(CRMHUB),
+                "worker",
+                "--processes",
+                str(options.processes),
+                "--threads",
+                str(options.threads),
+            ],
             env={**os.environ, "CRMHUB_CONFIG": str(config)},
         )
         api = attach_dispatcher(hub)  # as `crmhub serve` does on Redis
@@ -261,15 +318,21 @@ def main() -> int:
             if keys:
                 client.delete(*keys)
 
-    table = Table(title=f"job layer: PostgreSQL + Redis, {options.processes} worker processes × "
-                        f"{options.threads} threads, {options.jobs} jobs, {options.webhooks} webhooks")
+    table = Table(
+        title=f"job layer: PostgreSQL + Redis, {options.processes} worker processes × "
+        f"{options.threads} threads, {options.jobs} jobs, {options.webhooks} webhooks"
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("bare Dramatiq actor (peer), jobs/s", f"{bare:,.0f}")
     table.add_row("crmhub job layer, trivial job, jobs/s", f"{crmhub:,.0f}")
     table.add_row("ratio crmhub / bare Dramatiq (target ≥ 0.5)", f"{crmhub / bare:.2f}")
-    table.add_row("webhook accepted → records visible, p50", f"{percentile(latencies, 50) * 1000:.1f} ms")
-    table.add_row("webhook accepted → records visible, p99", f"{percentile(latencies, 99) * 1000:.1f} ms")
+    table.add_row(
+        "webhook accepted → records visible, p50", f"{percentile(latencies, 50) * 1000:.1f} ms"
+    )
+    table.add_row(
+        "webhook accepted → records visible, p99", f"{percentile(latencies, 99) * 1000:.1f} ms"
+    )
     table.add_row("webhook accepted → records visible, max", f"{max(latencies) * 1000:.1f} ms")
     console.print(table)
     return 0

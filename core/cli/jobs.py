@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-
 from crmhub.core.cli.context import cli_context
 from crmhub.core.cli.output import console, print_json, print_table
 from crmhub.core.jobs.admin import get_job, list_jobs, retry_failed, retry_job
@@ -23,11 +22,19 @@ def register(app: typer.Typer) -> None:
     @group.callback()
     def jobs(
         ctx: typer.Context,
-        status: Annotated[Optional[str], typer.Option(
-            "--status", help="pending, enqueued, running, succeeded or failed (dead letters).")] = None,
-        actor: Annotated[Optional[str], typer.Option("--job", help="Only jobs of this name (sync, webhook…).")] = None,
+        status: Annotated[
+            Optional[str],
+            typer.Option(
+                "--status", help="pending, enqueued, running, succeeded or failed (dead letters)."
+            ),
+        ] = None,
+        actor: Annotated[
+            Optional[str], typer.Option("--job", help="Only jobs of this name (sync, webhook…).")
+        ] = None,
         limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
-        cursor: Annotated[Optional[str], typer.Option("--cursor", help="next_cursor of the previous page.")] = None,
+        cursor: Annotated[
+            Optional[str], typer.Option("--cursor", help="next_cursor of the previous page.")
+        ] = None,
         json_output: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """List jobs, newest first."""
@@ -39,10 +46,22 @@ def register(app: typer.Typer) -> None:
         if json_output:
             print_json(page.model_dump(mode="json"))
             return
-        print_table(None, ["id", "job", "status", "attempts", "created", "worker", "last error"], [
-            (j.id, j.actor, j.status, f"{j.attempts}/{j.max_attempts}", j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-             j.worker, _short(j.last_error)) for j in page.items
-        ])
+        print_table(
+            None,
+            ["id", "job", "status", "attempts", "created", "worker", "last error"],
+            [
+                (
+                    j.id,
+                    j.actor,
+                    j.status,
+                    f"{j.attempts}/{j.max_attempts}",
+                    j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    j.worker,
+                    _short(j.last_error),
+                )
+                for j in page.items
+            ],
+        )
         if page.next_cursor:
             console.print(f"more: --cursor {page.next_cursor}")
 
@@ -66,7 +85,9 @@ def register(app: typer.Typer) -> None:
     def retry(
         ctx: typer.Context,
         job_id: Annotated[Optional[int], typer.Argument(help="A failed job's id.")] = None,
-        all_failed: Annotated[bool, typer.Option("--all-failed", help="Retry every dead letter.")] = False,
+        all_failed: Annotated[
+            bool, typer.Option("--all-failed", help="Retry every dead letter.")
+        ] = False,
         json_output: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
         """Run a dead letter (or all of them) again with a fresh set of attempts."""

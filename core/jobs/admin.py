@@ -11,13 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
 from crmhub.core.errors import InputError, NotFound
 from crmhub.core.jobs.queue import dispatch_after_commit
 from crmhub.core.models import Job
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 JOB = Job.__table__
 STATUSES = ("pending", "enqueued", "running", "succeeded", "failed")
@@ -55,7 +54,11 @@ class JobPage(BaseModel):
 
 
 def list_jobs(
-    session: Session, *, status: str | None = None, actor: str | None = None, limit: int = 50,
+    session: Session,
+    *,
+    status: str | None = None,
+    actor: str | None = None,
+    limit: int = 50,
     cursor: str | None = None,
 ) -> JobPage:
     """Jobs newest first, optionally of one status (``failed`` = dead letters) or actor.
@@ -101,9 +104,17 @@ def retry_job(session: Session, job_id: int, now: datetime) -> JobPublic:
     if job.status != "failed":
         raise InputError(f"job {job_id} is {job.status}; only failed jobs can be retried")
     session.execute(
-        update(JOB).where(JOB.c.id == job_id, JOB.c.status == "failed").values(
-            status="pending", attempts=0, run_after=now, enqueued_at=None, started_at=None,
-            heartbeat_at=None, finished_at=None, worker=None,
+        update(JOB)
+        .where(JOB.c.id == job_id, JOB.c.status == "failed")
+        .values(
+            status="pending",
+            attempts=0,
+            run_after=now,
+            enqueued_at=None,
+            started_at=None,
+            heartbeat_at=None,
+            finished_at=None,
+            worker=None,
         )
     )
     dispatch_after_commit(session, job_id)
@@ -115,4 +126,6 @@ def retry_failed(session: Session, now: datetime, *, actor: str | None = None) -
     statement = select(JOB.c.id).where(JOB.c.status == "failed")
     if actor is not None:
         statement = statement.where(JOB.c.actor == actor)
-    return [retry_job(session, job_id, now).id for job_id in session.execute(statement).scalars().all()]
+    return [
+        retry_job(session, job_id, now).id for job_id in session.execute(statement).scalars().all()
+    ]

@@ -16,16 +16,16 @@ and the enqueue that records it, commit synchronously in the hub's own transacti
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from crmhub.core.storage.engine import create_engine
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
-
-from crmhub.core.storage.engine import create_engine
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub
@@ -39,8 +39,12 @@ class Bookkeeper:
         url = hub.engine.url.render_as_string(hide_password=False)
         options: dict[str, object] = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
         if hub.engine.dialect.name == "postgresql":
-            options.update(pool_size=16, max_overflow=16, pool_pre_ping=False,
-                           connect_args={"options": "-c synchronous_commit=off"})
+            options.update(
+                pool_size=16,
+                max_overflow=16,
+                pool_pre_ping=False,
+                connect_args={"options": "-c synchronous_commit=off"},
+            )
         else:  # SQLite connections are cheap: no pool limit to run into
             options["poolclass"] = NullPool
         self.engine: Engine = create_engine(url, **options)
@@ -67,10 +71,8 @@ class Bookkeeper:
         self._local.connection = None
         with self._lock:
             self._held.pop(threading.get_ident(), None)
-        try:
+        with contextlib.suppress(Exception):  # already gone
             connection.invalidate()
-        except Exception:  # already gone
-            pass
 
     def release(self) -> None:
         """Give this thread's connection back (a thread that is about to end)."""
@@ -86,10 +88,8 @@ class Bookkeeper:
         with self._lock:
             held, self._held = list(self._held.values()), {}
         for connection in held:
-            try:
+            with contextlib.suppress(Exception):  # may race with its thread's last use
                 connection.close()
-            except Exception:  # closing from another thread may race with its use
-                pass
         self.engine.dispose()
 
 

@@ -15,12 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
-
 from crmhub.core.errors import ConfigError
 from crmhub.core.jobs.registry import JobRegistry
 from crmhub.core.settings import Settings
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -46,7 +45,9 @@ def create_broker(settings: Settings) -> dramatiq.Broker:
     return RedisBroker(url=url, namespace=settings.jobs.namespace, middleware=[])
 
 
-def declare_actors(broker: dramatiq.Broker, registry: JobRegistry, run: Callable[[int], Any]) -> dict[str, dramatiq.Actor]:
+def declare_actors(
+    broker: dramatiq.Broker, registry: JobRegistry, run: Callable[[int], Any]
+) -> dict[str, dramatiq.Actor]:
     """Declare one actor per registered job on ``broker``; each calls ``run(job_id)``."""
 
     def perform(job_id: int) -> None:
@@ -56,8 +57,12 @@ def declare_actors(broker: dramatiq.Broker, registry: JobRegistry, run: Callable
     actors = {}
     for spec in registry:
         actors[spec.name] = dramatiq.Actor(
-            perform, broker=broker, actor_name=spec.name, queue_name=spec.queue,
-            priority=spec.priority, options={},
+            perform,
+            broker=broker,
+            actor_name=spec.name,
+            queue_name=spec.queue,
+            priority=spec.priority,
+            options={},
         )
     return actors
 
@@ -77,7 +82,9 @@ def job_message(registry: JobRegistry, actor: str, job_id: int) -> dramatiq.Mess
     spec = registry.get(actor)
     if spec is None:
         return None
-    return dramatiq.Message(queue_name=spec.queue, actor_name=spec.name, args=(job_id,), kwargs={}, options={})
+    return dramatiq.Message(
+        queue_name=spec.queue, actor_name=spec.name, args=(job_id,), kwargs={}, options={}
+    )
 
 
 def declare_queues(broker: dramatiq.Broker, registry: JobRegistry) -> None:

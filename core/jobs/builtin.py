@@ -39,8 +39,13 @@ def sync(hub: Hub, instance: str, stream: str | None = None, full: bool = False)
 
     job = current_job()
     try:
-        runs = run_sync(hub, instance, stream=stream, full=full,
-                        should_stop=job.should_stop if job is not None else None)
+        runs = run_sync(
+            hub,
+            instance,
+            stream=stream,
+            full=full,
+            should_stop=job.should_stop if job is not None else None,
+        )
     except SyncBusy as exc:
         raise Defer(exc.message, delay=exc.retry_after) from exc
     except SyncInterrupted as exc:
@@ -48,8 +53,19 @@ def sync(hub: Hub, instance: str, stream: str | None = None, full: bool = False)
     return {"runs": [run.model_dump(mode="json", include=SUMMARY_FIELDS) for run in runs]}
 
 
-SUMMARY_FIELDS = {"id", "stream", "status", "records_read", "created", "updated", "unchanged",
-                  "deleted", "skipped", "expected_total", "actual_total"}
+SUMMARY_FIELDS = {
+    "id",
+    "stream",
+    "status",
+    "records_read",
+    "created",
+    "updated",
+    "unchanged",
+    "deleted",
+    "skipped",
+    "expected_total",
+    "actual_total",
+}
 
 
 def webhook(hub: Hub, event_id: int) -> dict[str, Any]:
@@ -88,12 +104,16 @@ def refresh_segments(hub: Hub, names: list[str] | None = None) -> Any:
     return result
 
 
-def push_segments(hub: Hub, destinations: list[str] | None = None, segments: list[str] | None = None) -> Any:
+def push_segments(
+    hub: Hub, destinations: list[str] | None = None, segments: list[str] | None = None
+) -> Any:
     """Push segment membership changes to destinations."""
     try:
         from crmhub.core.segments.push import push_segments as push
     except ImportError as exc:
-        raise PermanentJobError(f"segment push is not available in this installation: {exc}") from exc
+        raise PermanentJobError(
+            f"segment push is not available in this installation: {exc}"
+        ) from exc
     return push(hub, destinations=destinations, segments=segments, dry_run=False)
 
 

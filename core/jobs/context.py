@@ -35,7 +35,9 @@ class JobContext:
         return self.attempt >= self.max_attempts
 
 
-_current: contextvars.ContextVar[JobContext | None] = contextvars.ContextVar("crmhub_job", default=None)
+_current: contextvars.ContextVar[JobContext | None] = contextvars.ContextVar(
+    "crmhub_job", default=None
+)
 
 
 def current_job() -> JobContext | None:

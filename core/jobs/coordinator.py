@@ -2,8 +2,8 @@
 
 Every ``crmhub worker`` (and the embedded ``crmhub serve``) runs a coordinator loop.
 Each pass tries to take or renew the ``scheduler`` lease; only its holder runs the relay
-(:mod:`~crmhub.core.jobs.relay`), schedules periodic syncs
-(:mod:`~crmhub.core.jobs.scheduler`) and, hourly, deletes old succeeded jobs and clears
+(:mod:`~crmhub.core.jobs.relay`), closes sync runs whose worker died, schedules periodic
+syncs (:mod:`~crmhub.core.jobs.scheduler`) and, hourly, deletes old succeeded jobs and clears
 the bodies of processed webhooks past their retention. When the holder dies its lease
 lapses after ``leader_ttl`` and another coordinator takes over.
 """
@@ -15,14 +15,14 @@ import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, update
-
 from crmhub.core.jobs.bookkeeping import release_thread_connection
 from crmhub.core.jobs.leases import acquire_lease, new_owner, release_lease
 from crmhub.core.jobs.relay import Relay, RelayReport
 from crmhub.core.jobs.scheduler import schedule_syncs
 from crmhub.core.jobs.sender import Sender
 from crmhub.core.models import Job, WebhookEvent
+from crmhub.core.sync.runner import close_orphaned_runs
+from sqlalchemy import delete, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub
@@ -48,13 +48,18 @@ class Coordinator:
         None otherwise."""
         now = now or self.hub.now()
         with self.hub.transaction() as session:
-            leader = acquire_lease(session, LEADER_LEASE, self.owner, now=now, ttl=self.settings.leader_ttl)
+            leader = acquire_lease(
+                session, LEADER_LEASE, self.owner, now=now, ttl=self.settings.leader_ttl
+            )
         if leader != self.leader:
-            log.info("%s the active scheduler (%s)", "became" if leader else "is no longer", self.owner)
+            log.info(
+                "%s the active scheduler (%s)", "became" if leader else "is no longer", self.owner
+            )
             self.leader = leader
         if not leader:
             return None
         report = self.relay.tick(now)
+        close_orphaned_runs(self.hub, now)
         schedule_syncs(self.hub, now)
         if self._last_maintenance is None or now - self._last_maintenance >= MAINTENANCE_EVERY:
             self.maintain(now)
@@ -66,14 +71,22 @@ class Coordinator:
         past ``webhook_retention_days``."""
         job, event = Job.__table__, WebhookEvent.__table__
         with self.hub.transaction() as session:
-            session.execute(delete(job).where(
-                job.c.status == "succeeded",
-                job.c.finished_at < now - timedelta(days=self.settings.retention_days),
-            ))
-            session.execute(update(event).where(
-                event.c.status == "done", event.c.body.is_not(None),
-                event.c.processed_at < now - timedelta(days=self.hub.settings.hub.webhook_retention_days),
-            ).values(body=None))
+            session.execute(
+                delete(job).where(
+                    job.c.status == "succeeded",
+                    job.c.finished_at < now - timedelta(days=self.settings.retention_days),
+                )
+            )
+            session.execute(
+                update(event)
+                .where(
+                    event.c.status == "done",
+                    event.c.body.is_not(None),
+                    event.c.processed_at
+                    < now - timedelta(days=self.hub.settings.hub.webhook_retention_days),
+                )
+                .values(body=None)
+            )
 
     def run(self, stop: threading.Event) -> None:
         """Pass every ``relay_interval`` seconds until ``stop`` is set; errors (database

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, literal, select, update
-
 from crmhub.core.errors import NotFound, PermanentJobError, TransientRemoteError
 from crmhub.core.jobs.policy import classify
 from crmhub.core.jobs.queue import enqueue
 from crmhub.core.models import PrivacyRequest
 from crmhub.core.privacy import erase_customer
 from crmhub.core.storage.types import UTCDateTime
+from sqlalchemy import func, literal, select, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub
@@ -40,7 +39,13 @@ def request_erasure(hub: Hub, customer_id: int, source: str, reason: str | None 
         request_id, _destinations = erase_customer(
             session, customer_id, source=source, reason=reason, now=hub.now()
         )
-        enqueue(session, "erasure", {"request_id": request_id}, now=hub.now(), key=f"erasure:{request_id}")
+        enqueue(
+            session,
+            "erasure",
+            {"request_id": request_id},
+            now=hub.now(),
+            key=f"erasure:{request_id}",
+        )
     return request_id
 
 
@@ -53,7 +58,9 @@ def propagate_erasure(hub: Hub, request_id: int) -> dict[str, Any]:
         the job once the cause is fixed).
     """
     with hub.transaction() as session:
-        row = session.execute(select(REQUEST).where(REQUEST.c.id == request_id, REQUEST.c.kind == "erase")).first()
+        row = session.execute(
+            select(REQUEST).where(REQUEST.c.id == request_id, REQUEST.c.kind == "erase")
+        ).first()
     if row is None:
         raise NotFound(f"erasure request {request_id} does not exist")
     details = dict(row.details or {})
@@ -88,13 +95,17 @@ def propagate_erasure(hub: Hub, request_id: int) -> dict[str, Any]:
             retry_after=retry_after,
         )
     if permanent:
-        raise PermanentJobError(f"erasure {request_id}: destinations failed: {', '.join(permanent)}")
+        raise PermanentJobError(
+            f"erasure {request_id}: destinations failed: {', '.join(permanent)}"
+        )
     return {"request_id": request_id, "destinations": outcomes}
 
 
 def _save(hub: Hub, request_id: int, details: dict[str, Any], *, complete: bool) -> None:
     values: dict[str, Any] = {"details": details}
     if complete:
-        values["completed_at"] = func.coalesce(REQUEST.c.completed_at, literal(hub.now(), UTCDateTime()))
+        values["completed_at"] = func.coalesce(
+            REQUEST.c.completed_at, literal(hub.now(), UTCDateTime())
+        )
     with hub.transaction() as session:
         session.execute(update(REQUEST).where(REQUEST.c.id == request_id).values(**values))

@@ -24,9 +24,6 @@ import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic_core import to_jsonable_python
-from sqlalchemy import and_, bindparam, or_, update
-
 from crmhub.core.jobs.bookkeeping import bookkeeping, release_thread_connection
 from crmhub.core.jobs.context import Defer, JobContext, job_context
 from crmhub.core.jobs.policy import Failure, attempts_allowed, backoff, classify
@@ -34,6 +31,8 @@ from crmhub.core.jobs.registry import JobRegistry, job_registry
 from crmhub.core.logging import log_context
 from crmhub.core.models import Job
 from crmhub.core.storage.types import JSONType, UTCDateTime
+from pydantic_core import to_jsonable_python
+from sqlalchemy import and_, bindparam, or_, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub
@@ -48,19 +47,35 @@ CLAIM = (
     update(JOB)
     .where(
         JOB.c.id == bindparam("job_id"),
-        or_(JOB.c.status == "enqueued",
-            and_(JOB.c.status == "pending", JOB.c.run_after <= bindparam("due", type_=_AT))),
+        or_(
+            JOB.c.status == "enqueued",
+            and_(JOB.c.status == "pending", JOB.c.run_after <= bindparam("due", type_=_AT)),
+        ),
     )
-    .values(status="running", attempts=JOB.c.attempts + 1, started_at=bindparam("started", type_=_AT),
-            heartbeat_at=bindparam("beat", type_=_AT), finished_at=None, worker=bindparam("worker"))
+    .values(
+        status="running",
+        attempts=JOB.c.attempts + 1,
+        started_at=bindparam("started", type_=_AT),
+        heartbeat_at=bindparam("beat", type_=_AT),
+        finished_at=None,
+        worker=bindparam("worker"),
+    )
     .returning(JOB.c.actor, JOB.c.args, JOB.c.attempts, JOB.c.max_attempts)
 )
 #: Record success, fenced by the attempt that claimed the job.
 SUCCEED = (
     update(JOB)
-    .where(JOB.c.id == bindparam("job_id"), JOB.c.status == "running", JOB.c.attempts == bindparam("attempt"))
-    .values(status="succeeded", finished_at=bindparam("finished", type_=_AT),
-            result=bindparam("outcome", type_=JSONType()), error_kind=None)
+    .where(
+        JOB.c.id == bindparam("job_id"),
+        JOB.c.status == "running",
+        JOB.c.attempts == bindparam("attempt"),
+    )
+    .values(
+        status="succeeded",
+        finished_at=bindparam("finished", type_=_AT),
+        result=bindparam("outcome", type_=JSONType()),
+        error_kind=None,
+    )
 )
 
 
@@ -83,7 +98,9 @@ def jsonable(value: Any) -> dict[str, Any]:
 class Executor:
     """Claims and runs jobs for one process; shared by its worker threads."""
 
-    def __init__(self, hub: Hub, registry: JobRegistry | None = None, *, worker: str | None = None) -> None:
+    def __init__(
+        self, hub: Hub, registry: JobRegistry | None = None, *, worker: str | None = None
+    ) -> None:
         self.hub = hub
         self.registry = registry or job_registry(hub)
         self.settings = hub.settings.jobs
@@ -99,7 +116,9 @@ class Executor:
     def start(self) -> None:
         """Start the heartbeat thread."""
         if self._heartbeat is None:
-            self._heartbeat = threading.Thread(target=self._beat, name="crmhub-heartbeat", daemon=True)
+            self._heartbeat = threading.Thread(
+                target=self._beat, name="crmhub-heartbeat", daemon=True
+            )
             self._heartbeat.start()
 
     def close(self) -> None:
@@ -116,7 +135,11 @@ class Executor:
     def _beat(self) -> None:
         statement = (
             update(JOB)
-            .where(JOB.c.id == bindparam("job_id"), JOB.c.status == "running", JOB.c.attempts == bindparam("attempt"))
+            .where(
+                JOB.c.id == bindparam("job_id"),
+                JOB.c.status == "running",
+                JOB.c.attempts == bindparam("attempt"),
+            )
             .values(heartbeat_at=bindparam("now"))
         )
         while not self._closed.wait(self.settings.heartbeat_interval):
@@ -127,7 +150,8 @@ class Executor:
             try:
                 with bookkeeping(self.hub) as connection:
                     connection.execute(
-                        statement, [{"job_id": i, "attempt": a, "now": now} for i, a in running.items()]
+                        statement,
+                        [{"job_id": i, "attempt": a, "now": now} for i, a in running.items()],
                     )
             except Exception:
                 log.warning("could not record heartbeats of running jobs", exc_info=True)
@@ -143,8 +167,13 @@ class Executor:
             log.debug("job %s was not claimable (already running or finished)", job_id)
             return "skipped"
         actor, args, attempt, max_attempts = claimed
-        context = JobContext(job_id=job_id, actor=actor, attempt=attempt, max_attempts=max_attempts,
-                             stopping=self.stopping)
+        context = JobContext(
+            job_id=job_id,
+            actor=actor,
+            attempt=attempt,
+            max_attempts=max_attempts,
+            stopping=self.stopping,
+        )
         with self._lock:
             self._running[job_id] = attempt
         try:
@@ -157,8 +186,10 @@ class Executor:
     def _claim(self, job_id: int) -> tuple[str, dict[str, Any], int, int] | None:
         now = self.hub.now()
         with bookkeeping(self.hub) as connection:
-            row = connection.execute(CLAIM, {"job_id": job_id, "due": now, "started": now, "beat": now,
-                                             "worker": self.worker}).first()
+            row = connection.execute(
+                CLAIM,
+                {"job_id": job_id, "due": now, "started": now, "beat": now, "worker": self.worker},
+            ).first()
         if row is None:
             return None
         return row.actor, dict(row.args or {}), row.attempts, row.max_attempts
@@ -166,7 +197,9 @@ class Executor:
     def _run(self, context: JobContext, args: dict[str, Any]) -> str:
         spec = self.registry.get(context.actor)
         if spec is None:
-            failure = Failure("config", f"no job named {context.actor!r} is registered (is its plugin installed?)")
+            failure = Failure(
+                "config", f"no job named {context.actor!r} is registered (is its plugin installed?)"
+            )
             return self._fail(context, args, failure, None)
         try:
             result = spec.fn(self.hub, **args)
@@ -183,44 +216,93 @@ class Executor:
     def _update(self, context: JobContext, **values: Any) -> bool:
         statement = (
             update(JOB)
-            .where(JOB.c.id == context.job_id, JOB.c.status == "running", JOB.c.attempts == context.attempt)
+            .where(
+                JOB.c.id == context.job_id,
+                JOB.c.status == "running",
+                JOB.c.attempts == context.attempt,
+            )
             .values(**values)
         )
         with bookkeeping(self.hub) as connection:
             changed = connection.execute(statement).rowcount
         if not changed:
-            log.warning("job %s was taken over by another worker; outcome of attempt %s dropped",
-                        context.job_id, context.attempt)
+            log.warning(
+                "job %s was taken over by another worker; outcome of attempt %s dropped",
+                context.job_id,
+                context.attempt,
+            )
         return bool(changed)
 
     def _finish(self, context: JobContext, *, result: dict[str, Any]) -> None:
         with bookkeeping(self.hub) as connection:
-            changed = connection.execute(SUCCEED, {"job_id": context.job_id, "attempt": context.attempt,
-                                                   "finished": self.hub.now(), "outcome": result}).rowcount
+            changed = connection.execute(
+                SUCCEED,
+                {
+                    "job_id": context.job_id,
+                    "attempt": context.attempt,
+                    "finished": self.hub.now(),
+                    "outcome": result,
+                },
+            ).rowcount
         if not changed:
-            log.warning("job %s was taken over by another worker; outcome of attempt %s dropped",
-                        context.job_id, context.attempt)
+            log.warning(
+                "job %s was taken over by another worker; outcome of attempt %s dropped",
+                context.job_id,
+                context.attempt,
+            )
 
     def _defer(self, context: JobContext, deferral: Defer) -> str:
         now = self.hub.now()
         log.info("job %s deferred by %.1fs: %s", context.job_id, deferral.delay, deferral.reason)
-        self._update(context, status="pending", attempts=context.attempt - 1,
-                     run_after=now + timedelta(seconds=deferral.delay), enqueued_at=None, worker=None)
+        self._update(
+            context,
+            status="pending",
+            attempts=context.attempt - 1,
+            run_after=now + timedelta(seconds=deferral.delay),
+            enqueued_at=None,
+            worker=None,
+        )
         return "deferred"
 
-    def _fail(self, context: JobContext, args: dict[str, Any], failure: Failure, on_dead: Any) -> str:
+    def _fail(
+        self, context: JobContext, args: dict[str, Any], failure: Failure, on_dead: Any
+    ) -> str:
         now = self.hub.now()
         if context.attempt < attempts_allowed(failure, context.max_attempts):
             delay = backoff(context.attempt, self.settings, retry_after=failure.retry_after)
-            log.warning("job %s (%s) failed, attempt %s of %s, retrying in %.1fs: %s", context.job_id,
-                        context.actor, context.attempt, context.max_attempts, delay, failure.message)
-            self._update(context, status="pending", run_after=now + timedelta(seconds=delay),
-                         enqueued_at=None, last_error=failure.message, error_kind=failure.kind)
+            log.warning(
+                "job %s (%s) failed, attempt %s of %s, retrying in %.1fs: %s",
+                context.job_id,
+                context.actor,
+                context.attempt,
+                context.max_attempts,
+                delay,
+                failure.message,
+            )
+            self._update(
+                context,
+                status="pending",
+                run_after=now + timedelta(seconds=delay),
+                enqueued_at=None,
+                last_error=failure.message,
+                error_kind=failure.kind,
+            )
             return "retry"
-        log.error("job %s (%s) failed for good after %s attempt(s) [%s]: %s", context.job_id, context.actor,
-                  context.attempt, failure.kind, failure.message)
-        recorded = self._update(context, status="failed", finished_at=now, last_error=failure.message,
-                                error_kind=failure.kind)
+        log.error(
+            "job %s (%s) failed for good after %s attempt(s) [%s]: %s",
+            context.job_id,
+            context.actor,
+            context.attempt,
+            failure.kind,
+            failure.message,
+        )
+        recorded = self._update(
+            context,
+            status="failed",
+            finished_at=now,
+            last_error=failure.message,
+            error_kind=failure.kind,
+        )
         if recorded and on_dead is not None:
             try:
                 on_dead(self.hub, args, failure.message)

@@ -13,9 +13,8 @@ import importlib.util
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
-
 from crmhub.core.jobs.queue import enqueue
+from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub
@@ -54,8 +53,11 @@ def next_step(hub: Hub, after: str) -> str | None:
     ``segments.refresh``), or None."""
     chain = ["score", "segments.refresh", "segments.push"]
     start = chain.index(after) + 1 if after in chain else 0
-    checks = {"score": lambda: bool(scorer_instances(hub)), "segments.refresh": lambda: segments_available(hub),
-              "segments.push": lambda: push_available(hub)}
+    checks = {
+        "score": lambda: bool(scorer_instances(hub)),
+        "segments.refresh": lambda: segments_available(hub),
+        "segments.push": lambda: push_available(hub),
+    }
     for step in chain[start:]:
         if step == "segments.push" and after != "segments.refresh":
             return None
@@ -70,5 +72,9 @@ def enqueue_followup(session: Session, hub: Hub, *, after: str) -> int | None:
     step = next_step(hub, after)
     if step is None:
         return None
-    delay = timedelta(seconds=hub.settings.jobs.followup_delay) if after in ("sync", "webhook") else None
+    delay = (
+        timedelta(seconds=hub.settings.jobs.followup_delay)
+        if after in ("sync", "webhook")
+        else None
+    )
     return enqueue(session, step, {}, now=hub.now(), key=step, delay=delay, dedupe_on=("pending",))

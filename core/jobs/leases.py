@@ -18,12 +18,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from crmhub.core.models import Lease
+from crmhub.core.storage.types import UTCDateTime
 from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-
-from crmhub.core.models import Lease
-from crmhub.core.storage.types import UTCDateTime
 
 LEASE = Lease.__table__
 
@@ -56,14 +55,18 @@ def acquire_lease(session: Session, name: str, owner: str, *, now: datetime, ttl
     expires = now + timedelta(seconds=ttl)
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(LEASE).values(name=name, owner=owner, expires_at=expires, acquired_at=now)
+    statement = module.insert(LEASE).values(
+        name=name, owner=owner, expires_at=expires, acquired_at=now
+    )
     taken_over = or_(LEASE.c.owner == owner, LEASE.c.expires_at <= now)
     statement = statement.on_conflict_do_update(
         index_elements=[LEASE.c.name],
         set_={
             "owner": owner,
             "expires_at": expires,
-            "acquired_at": case((LEASE.c.owner == owner, LEASE.c.acquired_at), else_=literal(now, UTCDateTime())),
+            "acquired_at": case(
+                (LEASE.c.owner == owner, LEASE.c.acquired_at), else_=literal(now, UTCDateTime())
+            ),
         },
         where=taken_over,
     ).returning(LEASE.c.owner)
@@ -73,7 +76,7 @@ def acquire_lease(session: Session, name: str, owner: str, *, now: datetime, ttl
 def renew_lease(session: Session, name: str, owner: str, *, now: datetime, ttl: float) -> bool:
     """Extend a lease ``owner`` holds. Returns False when it was lost (taken over after
     it lapsed), in which case the caller must stop the work the lease guards."""
-    result = session.execute(
+    result = session.connection().execute(
         update(LEASE)
         .where(LEASE.c.name == name, LEASE.c.owner == owner)
         .values(expires_at=now + timedelta(seconds=ttl))
@@ -83,13 +86,19 @@ def renew_lease(session: Session, name: str, owner: str, *, now: datetime, ttl: 
 
 def release_lease(session: Session, name: str, owner: str) -> bool:
     """Give a lease up (only its owner can). Returns whether it was held."""
-    result = session.execute(delete(LEASE).where(LEASE.c.name == name, LEASE.c.owner == owner))
+    result = session.connection().execute(
+        delete(LEASE).where(LEASE.c.name == name, LEASE.c.owner == owner)
+    )
     return bool(result.rowcount)
 
 
 def lease_holder(session: Session, name: str, *, now: datetime) -> LeaseInfo | None:
     """The current holder of ``name``, or None when it is free or expired."""
-    row = session.execute(select(LEASE).where(LEASE.c.name == name, LEASE.c.expires_at > now)).first()
+    row = session.execute(
+        select(LEASE).where(LEASE.c.name == name, LEASE.c.expires_at > now)
+    ).first()
     if row is None:
         return None
-    return LeaseInfo(name=row.name, owner=row.owner, expires_at=row.expires_at, acquired_at=row.acquired_at)
+    return LeaseInfo(
+        name=row.name, owner=row.owner, expires_at=row.expires_at, acquired_at=row.acquired_at
+    )

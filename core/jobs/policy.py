@@ -22,10 +22,9 @@ import random
 import traceback
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-
 from crmhub.core.errors import ErrorKind, error_kind, redact
 from crmhub.core.settings import JobSettings
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 BUG_ATTEMPTS = 3
 MAX_ERROR_LENGTH = 4000
@@ -91,8 +90,13 @@ def attempts_allowed(failure: Failure, max_attempts: int) -> int:
     return min(max_attempts, BUG_ATTEMPTS) if failure.kind == "bug" else max_attempts
 
 
-def backoff(attempt: int, settings: JobSettings, *, retry_after: float | None = None,
-            rng: random.Random | None = None) -> float:
+def backoff(
+    attempt: int,
+    settings: JobSettings,
+    *,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
     """Seconds to wait before attempt ``attempt + 1``: full jitter over an exponentially
     growing cap, at least ``retry_after``."""
     cap = min(settings.retry_max, settings.retry_base * (2 ** max(0, attempt - 1)))

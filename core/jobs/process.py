@@ -58,9 +58,12 @@ def run_workers(hub: Hub, *, config: Path | None, processes: int, threads: int) 
     :returns: the exit code (0 after a clean shutdown).
     :raises ConfigError: the database schema is behind the code.
     """
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if hub.dialect != "sqlite" and hub.database_pending():
-        raise ConfigError("the database schema is behind this version: run `crmhub db upgrade`",
-                          key="hub.database_url")
+        raise ConfigError(
+            "the database schema is behind this version: run `crmhub db upgrade`",
+            key="hub.database_url",
+        )
     stop = threading.Event()
     _stop_on_signals(stop)
     registry = job_registry(hub)
@@ -69,8 +72,12 @@ def run_workers(hub: Hub, *, config: Path | None, processes: int, threads: int) 
     coordinator = Coordinator(hub, Sender(hub, broker, registry))
     command = _child_command(config, threads)
     children: list[subprocess.Popen[bytes]] = [subprocess.Popen(command) for _ in range(processes)]
-    log.info("started %s worker process(es) with %s thread(s) each: %s", processes, threads,
-             [child.pid for child in children])
+    log.info(
+        "started %s worker process(es) with %s thread(s) each: %s",
+        processes,
+        threads,
+        [child.pid for child in children],
+    )
     restart_at: dict[int, float] = {}
     while not stop.is_set():
         try:

@@ -13,11 +13,10 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, insert, select
-from sqlalchemy.orm import Session
-
 from crmhub.core.models import Job
 from crmhub.core.storage.bulk import insert_returning_ids
+from sqlalchemy import event, insert, select
+from sqlalchemy.orm import Session
 
 JOB = Job.__table__
 ACTIVE = ("pending", "enqueued", "running")
@@ -62,9 +61,15 @@ def enqueue(
         session.execute(
             insert(JOB).returning(JOB.c.id),
             {
-                "actor": actor, "args": args or {}, "key": key, "status": "pending", "attempts": 0,
-                "max_attempts": max_attempts, "run_after": now + (delay or timedelta(0)),
-                "created_at": now, "result": {},
+                "actor": actor,
+                "args": args or {},
+                "key": key,
+                "status": "pending",
+                "attempts": 0,
+                "max_attempts": max_attempts,
+                "run_after": now + (delay or timedelta(0)),
+                "created_at": now,
+                "result": {},
             },
         ).scalar_one()
     )
@@ -84,8 +89,17 @@ def enqueue_many(
     """Record many jobs of one kind in the caller's transaction with one multi-row insert
     (webhook bursts, per-customer work); returns their ids in order. No dedupe keys."""
     rows = [
-        {"actor": actor, "args": item, "key": None, "status": "pending", "attempts": 0,
-         "max_attempts": max_attempts, "run_after": now, "created_at": now, "result": {}}
+        {
+            "actor": actor,
+            "args": item,
+            "key": None,
+            "status": "pending",
+            "attempts": 0,
+            "max_attempts": max_attempts,
+            "run_after": now,
+            "created_at": now,
+            "result": {},
+        }
         for item in args
     ]
     ids = insert_returning_ids(session, JOB, rows)

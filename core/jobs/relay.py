@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, or_, update
-
 from crmhub.core.jobs.bookkeeping import bookkeeping
 from crmhub.core.jobs.sender import BATCH, Sender
 from crmhub.core.models import Job
+from sqlalchemy import and_, or_, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub
@@ -65,23 +64,40 @@ class Relay:
     def recover(self, now: datetime) -> tuple[int, int]:
         """Jobs whose worker stopped sending heartbeats: retry or dead-letter them."""
         cutoff = now - timedelta(seconds=self.settings.visibility_timeout)
-        stale = and_(JOB.c.status == "running", or_(JOB.c.heartbeat_at < cutoff, JOB.c.heartbeat_at.is_(None)))
+        stale = and_(
+            JOB.c.status == "running",
+            or_(JOB.c.heartbeat_at < cutoff, JOB.c.heartbeat_at.is_(None)),
+        )
         silence = f"{self.settings.visibility_timeout:g}s"
         message = f"its worker stopped responding (no heartbeat for {silence})"
         with bookkeeping(self.hub) as connection:
             retried = connection.execute(
-                update(JOB).where(stale, JOB.c.attempts < JOB.c.max_attempts)
-                .values(status="pending", run_after=now, enqueued_at=None, last_error=message, error_kind="transient")
+                update(JOB)
+                .where(stale, JOB.c.attempts < JOB.c.max_attempts)
+                .values(
+                    status="pending",
+                    run_after=now,
+                    enqueued_at=None,
+                    last_error=message,
+                    error_kind="transient",
+                )
                 .returning(JOB.c.id, JOB.c.worker)
             ).all()
             dead = connection.execute(
-                update(JOB).where(stale, JOB.c.attempts >= JOB.c.max_attempts)
-                .values(status="failed", finished_at=now, last_error=message, error_kind="transient")
+                update(JOB)
+                .where(stale, JOB.c.attempts >= JOB.c.max_attempts)
+                .values(
+                    status="failed", finished_at=now, last_error=message, error_kind="transient"
+                )
                 .returning(JOB.c.id, JOB.c.actor, JOB.c.args)
             ).all()
         for row in retried:
-            log.warning("job %s was running on %s, which sent no heartbeat for %s; it runs again",
-                        row.id, row.worker, silence)
+            log.warning(
+                "job %s was running on %s, which sent no heartbeat for %s; it runs again",
+                row.id,
+                row.worker,
+                silence,
+            )
         for row in dead:
             log.error("job %s lost its worker on its last attempt; it is a dead letter", row.id)
             spec = self.sender.registry.get(row.actor)
@@ -97,10 +113,14 @@ class Relay:
         cutoff = now - timedelta(seconds=self.settings.redeliver_after)
         with bookkeeping(self.hub) as connection:
             count = connection.execute(
-                update(JOB).where(JOB.c.status == "enqueued", JOB.c.enqueued_at < cutoff)
+                update(JOB)
+                .where(JOB.c.status == "enqueued", JOB.c.enqueued_at < cutoff)
                 .values(status="pending", enqueued_at=None)
             ).rowcount
         if count:
-            log.warning("%s job(s) were sent but not started within %gs; sending them again",
-                        count, self.settings.redeliver_after)
+            log.warning(
+                "%s job(s) were sent but not started within %gs; sending them again",
+                count,
+                self.settings.redeliver_after,
+            )
         return int(count or 0)

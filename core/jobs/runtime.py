@@ -18,17 +18,22 @@ import time
 from typing import TYPE_CHECKING
 
 import dramatiq
-from dramatiq.brokers.stub import StubBroker
-from sqlalchemy import and_, func, or_, select, update
-
 from crmhub.core.errors import ConfigError
 from crmhub.core.jobs.bookkeeping import release_thread_connection
-from crmhub.core.jobs.broker import ReleaseConnections, create_broker, declare_actors, declare_queues, is_embedded
+from crmhub.core.jobs.broker import (
+    ReleaseConnections,
+    create_broker,
+    declare_actors,
+    declare_queues,
+    is_embedded,
+)
 from crmhub.core.jobs.coordinator import Coordinator
 from crmhub.core.jobs.executor import Executor
 from crmhub.core.jobs.registry import job_registry
 from crmhub.core.jobs.sender import Dispatcher, Sender
 from crmhub.core.models import Job
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import and_, func, or_, select, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub
@@ -41,8 +46,13 @@ class JobRuntime:
     """The parts of the job layer one process runs (see the module docstring)."""
 
     def __init__(
-        self, hub: Hub, *, broker: dramatiq.Broker | None = None, threads: int = 0,
-        coordinator: bool = False, dispatcher: bool = True,
+        self,
+        hub: Hub,
+        *,
+        broker: dramatiq.Broker | None = None,
+        threads: int = 0,
+        coordinator: bool = False,
+        dispatcher: bool = True,
     ) -> None:
         self.hub = hub
         self.registry = job_registry(hub)
@@ -68,13 +78,19 @@ class JobRuntime:
         if self.threads:
             self.executor.start()
             timeout = max(10, int(self.hub.settings.jobs.poll_interval * 1000))
-            self.worker = dramatiq.Worker(self.broker, worker_threads=self.threads, worker_timeout=timeout)
+            self.worker = dramatiq.Worker(
+                self.broker, worker_threads=self.threads, worker_timeout=timeout
+            )
             self.worker.start()
         if self.dispatcher is not None:
             self.dispatcher.attach()
         if self.coordinator is not None:
-            self._loop = threading.Thread(target=self.coordinator.run, args=(self._stop,),
-                                          name="crmhub-scheduler", daemon=True)
+            self._loop = threading.Thread(
+                target=self.coordinator.run,
+                args=(self._stop,),
+                name="crmhub-scheduler",
+                daemon=True,
+            )
             self._loop.start()
         return self
 
@@ -83,7 +99,9 @@ class JobRuntime:
         are sent again now instead of after ``redeliver_after``."""
         with self.hub.engine.begin() as connection:
             count = connection.execute(
-                update(JOB).where(JOB.c.status == "enqueued").values(status="pending", enqueued_at=None)
+                update(JOB)
+                .where(JOB.c.status == "enqueued")
+                .values(status="pending", enqueued_at=None)
             ).rowcount
         if count:
             log.info("%s job(s) queued in memory by the previous process will run again", count)
@@ -103,16 +121,24 @@ class JobRuntime:
         self.executor.close()
         self.broker.close()
 
-    def wait_idle(self, timeout: float = 30.0, *, poll: float = 0.05, retries: bool = False) -> bool:
+    def wait_idle(
+        self, timeout: float = 30.0, *, poll: float = 0.05, retries: bool = False
+    ) -> bool:
         """Wait until no job is due, queued or running (tests, ``crmhub demo``); with
         ``retries``, also until no job waits for a later attempt. Returns False on timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             now = self.hub.now()
-            waiting = JOB.c.status == "pending" if retries else and_(JOB.c.status == "pending", JOB.c.run_after <= now)
+            waiting = (
+                JOB.c.status == "pending"
+                if retries
+                else and_(JOB.c.status == "pending", JOB.c.run_after <= now)
+            )
             busy = or_(JOB.c.status.in_(("enqueued", "running")), waiting)
             with self.hub.engine.connect() as connection:
-                if not connection.execute(select(func.count()).select_from(JOB).where(busy)).scalar():
+                if not connection.execute(
+                    select(func.count()).select_from(JOB).where(busy)
+                ).scalar():
                     return True
             time.sleep(poll)
         return False
@@ -131,7 +157,9 @@ def start_embedded(hub: Hub) -> JobRuntime:
             "hub.broker_url names a Redis broker: jobs run in `crmhub worker`, not in-process",
             key="hub.broker_url",
         )
-    return JobRuntime(hub, threads=max(1, hub.settings.hub.worker_threads), coordinator=True).start()
+    return JobRuntime(
+        hub, threads=max(1, hub.settings.hub.worker_threads), coordinator=True
+    ).start()
 
 
 def attach_dispatcher(hub: Hub) -> JobRuntime:

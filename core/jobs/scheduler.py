@@ -14,11 +14,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-
 from crmhub.core.jobs.queue import ACTIVE, enqueue
 from crmhub.core.models import Job, SyncRun
 from crmhub.core.sync import sync_job_key
+from sqlalchemy import func, select
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub
@@ -44,16 +43,27 @@ def schedule_syncs(hub: Hub, now: datetime) -> list[int]:
     for instance_id, seconds in scheduled_instances(hub):
         key = sync_job_key(instance_id)
         with hub.transaction() as session:
-            last_run = session.execute(select(func.max(RUN.c.started_at)).where(RUN.c.instance == instance_id)).scalar()
-            last_job = session.execute(select(func.max(JOB.c.created_at)).where(JOB.c.key == key)).scalar()
+            last_run = session.execute(
+                select(func.max(RUN.c.started_at)).where(RUN.c.instance == instance_id)
+            ).scalar()
+            last_job = session.execute(
+                select(func.max(JOB.c.created_at)).where(JOB.c.key == key)
+            ).scalar()
             last = max((t for t in (last_run, last_job) if t is not None), default=None)
             if last is not None and last + timedelta(seconds=seconds) > now:
                 continue
-            waiting = session.execute(select(JOB.c.id).where(JOB.c.key == key, JOB.c.status.in_(ACTIVE))).first()
+            waiting = session.execute(
+                select(JOB.c.id).where(JOB.c.key == key, JOB.c.status.in_(ACTIVE))
+            ).first()
             if waiting is not None:
                 continue
-            job_id = enqueue(session, "sync", {"instance": instance_id, "stream": None, "full": False},
-                             now=now, key=key)
+            job_id = enqueue(
+                session,
+                "sync",
+                {"instance": instance_id, "stream": None, "full": False},
+                now=now,
+                key=key,
+            )
         log.info("scheduled a sync of %s (job %s)", instance_id, job_id)
         scheduled.append(job_id)
     return scheduled

@@ -21,14 +21,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import dramatiq
-from sqlalchemy import select, update
-
 from crmhub.core.jobs.bookkeeping import bookkeeping, release_thread_connection
 from crmhub.core.jobs.broker import job_message
 from crmhub.core.jobs.queue import DISPATCH_KEY
 from crmhub.core.jobs.registry import JobRegistry
 from crmhub.core.models import Job
 from crmhub.core.storage.bulk import chunks
+from sqlalchemy import select, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub
@@ -93,7 +92,8 @@ class Sender:
         with bookkeeping(self.hub) as connection:
             for part in chunks(ids):
                 connection.execute(
-                    update(JOB).where(JOB.c.id.in_(part), JOB.c.status == "enqueued")
+                    update(JOB)
+                    .where(JOB.c.id.in_(part), JOB.c.status == "enqueued")
                     .values(status="pending", enqueued_at=None)
                 )
 
@@ -101,8 +101,12 @@ class Sender:
         with bookkeeping(self.hub) as connection:
             for part in chunks(ids):
                 connection.execute(
-                    update(JOB).where(JOB.c.id.in_(part), JOB.c.status == "enqueued").values(
-                        status="failed", finished_at=now, error_kind="config",
+                    update(JOB)
+                    .where(JOB.c.id.in_(part), JOB.c.status == "enqueued")
+                    .values(
+                        status="failed",
+                        finished_at=now,
+                        error_kind="config",
                         last_error="no job of this name is registered here (is its plugin installed?)",
                     )
                 )
@@ -130,7 +134,8 @@ class Dispatcher:
         self.sender = sender
         self._queue: queue.Queue[list[int] | None] = queue.Queue()
         self._threads = [
-            threading.Thread(target=self._loop, name=f"crmhub-dispatcher-{n}", daemon=True) for n in range(threads)
+            threading.Thread(target=self._loop, name=f"crmhub-dispatcher-{n}", daemon=True)
+            for n in range(threads)
         ]
 
     def attach(self) -> Dispatcher:
@@ -180,4 +185,6 @@ class Dispatcher:
         try:
             self.sender.send_due(now=self.sender.hub.now(), ids=ids, limit=len(ids))
         except Exception:  # the relay sends them later
-            log.warning("could not dispatch jobs %s…; the relay will send them", ids[:5], exc_info=True)
+            log.warning(
+                "could not dispatch jobs %s…; the relay will send them", ids[:5], exc_info=True
+            )

@@ -14,13 +14,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
-
 from crmhub.core.errors import NotFound
 from crmhub.core.ingest import ingestor
 from crmhub.core.jobs.followups import enqueue_followup
 from crmhub.core.jobs.policy import describe
 from crmhub.core.models import WebhookEvent
+from sqlalchemy import select, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub
@@ -41,11 +40,15 @@ def process_webhook_event(hub: Hub, event_id: int) -> dict[str, Any]:
     try:
         with hub.transaction() as session:
             claimed = session.execute(
-                update(EVENT).where(EVENT.c.id == event_id, EVENT.c.status != "done")
+                update(EVENT)
+                .where(EVENT.c.id == event_id, EVENT.c.status != "done")
                 .values(attempts=EVENT.c.attempts + 1)
             ).rowcount
             if not claimed:
-                if session.execute(select(EVENT.c.id).where(EVENT.c.id == event_id)).first() is None:
+                if (
+                    session.execute(select(EVENT.c.id).where(EVENT.c.id == event_id)).first()
+                    is None
+                ):
                     raise NotFound(f"webhook event {event_id} does not exist")
                 return {"event_id": event_id, "status": "already_done"}
             event = session.get(WebhookEvent, event_id)
@@ -55,7 +58,8 @@ def process_webhook_event(hub: Hub, event_id: int) -> dict[str, Any]:
             service = ingestor(hub)
             result = service.ingest(session, list(records), source=instance.id)
             session.execute(
-                update(EVENT).where(EVENT.c.id == event_id)
+                update(EVENT)
+                .where(EVENT.c.id == event_id)
                 .values(status="done", processed_at=hub.now(), error=None)
             )
             if result.written:
@@ -65,9 +69,16 @@ def process_webhook_event(hub: Hub, event_id: int) -> dict[str, Any]:
         raise
     service.notify(result)
     return {
-        "event_id": event_id, "status": "done", "instance": instance.id, "topic": event.topic,
-        "records": len(records), "created": result.created, "updated": result.updated,
-        "unchanged": result.unchanged, "deleted": result.deleted, "skipped": result.skipped,
+        "event_id": event_id,
+        "status": "done",
+        "instance": instance.id,
+        "topic": event.topic,
+        "records": len(records),
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "deleted": result.deleted,
+        "skipped": result.skipped,
     }
 
 
@@ -76,7 +87,8 @@ def _record_error(hub: Hub, event_id: int, message: str) -> None:
     try:
         with hub.transaction() as session:
             session.execute(
-                update(EVENT).where(EVENT.c.id == event_id, EVENT.c.status != "done")
+                update(EVENT)
+                .where(EVENT.c.id == event_id, EVENT.c.status != "done")
                 .values(error=message, attempts=EVENT.c.attempts + 1)
             )
     except Exception:  # the database itself may be what failed; the job layer retries
@@ -91,6 +103,7 @@ def mark_event_failed(hub: Hub, args: dict[str, Any], error: str) -> None:
         return
     with hub.transaction() as session:
         session.execute(
-            update(EVENT).where(EVENT.c.id == event_id, EVENT.c.status != "done")
+            update(EVENT)
+            .where(EVENT.c.id == event_id, EVENT.c.status != "done")
             .values(status="failed", error=error)
         )

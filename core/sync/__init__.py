@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from crmhub.core.errors import InputError, NotFound
 from crmhub.core.jobs.queue import enqueue
 from crmhub.core.models import SyncRun
 from crmhub.core.sync.errors import SyncBusy, SyncFailed, SyncInterrupted
 from crmhub.core.sync.runner import ProgressCallback, StreamSync, SyncProgress
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,12 +26,21 @@ if TYPE_CHECKING:
     from crmhub.core.sources import Stream
 
 __all__ = [
-    "SyncBusy", "SyncFailed", "SyncInterrupted", "SyncProgress", "list_sync_runs", "request_sync",
-    "run_sync", "select_streams", "sync_job_key",
+    "SyncBusy",
+    "SyncFailed",
+    "SyncInterrupted",
+    "SyncProgress",
+    "list_sync_runs",
+    "request_sync",
+    "run_sync",
+    "select_streams",
+    "sync_job_key",
 ]
 
 
-def select_streams(hub: Hub, instance: Instance[Any], stream: str | None = None) -> list[Stream[Any]]:
+def select_streams(
+    hub: Hub, instance: Instance[Any], stream: str | None = None
+) -> list[Stream[Any]]:
     """The instance's streams to sync: all of them, or the one named ``stream``.
 
     :raises InputError: the instance's plugin is not a source.
@@ -40,7 +48,9 @@ def select_streams(hub: Hub, instance: Instance[Any], stream: str | None = None)
     """
     streams = hub.plugins.source_streams(hub, instance)
     if not streams:
-        raise InputError(f"{instance.id} has nothing to sync: plugin {instance.plugin!r} has no streams")
+        raise InputError(
+            f"{instance.id} has nothing to sync: plugin {instance.plugin!r} has no streams"
+        )
     if stream is None:
         return list(streams)
     chosen = [s for s in streams if s.name == stream]
@@ -77,7 +87,9 @@ def run_sync(
     failure: BaseException | None = None
     busy: SyncBusy | None = None
     for chosen in select_streams(hub, instance, stream):
-        task = StreamSync(hub, instance, chosen, full=full, progress=progress, should_stop=should_stop)
+        task = StreamSync(
+            hub, instance, chosen, full=full, progress=progress, should_stop=should_stop
+        )
         try:
             run = task.run()
         except SyncBusy as exc:
@@ -88,8 +100,11 @@ def run_sync(
             failure = task.error
     if failure is not None:
         failed = [r.stream for r in runs if r.status == "failed"]
-        raise SyncFailed(f"sync of {instance_id} failed for {', '.join(failed)}: {failure}", runs=runs,
-                         cause=failure)
+        raise SyncFailed(
+            f"sync of {instance_id} failed for {', '.join(failed)}: {failure}",
+            runs=runs,
+            cause=failure,
+        )
     if busy is not None:
         raise busy
     return runs
@@ -101,7 +116,12 @@ def sync_job_key(instance_id: str, stream: str | None = None, full: bool = False
 
 
 def request_sync(
-    hub: Hub, instance_id: str, stream: str | None = None, full: bool = False, *, session: Session | None = None
+    hub: Hub,
+    instance_id: str,
+    stream: str | None = None,
+    full: bool = False,
+    *,
+    session: Session | None = None,
 ) -> int:
     """Ask a worker to sync an instance; returns the job's id (an already waiting job with
     the same instance, stream and ``full`` is reused).
@@ -120,8 +140,13 @@ def request_sync(
 
 
 def list_sync_runs(
-    session: Session, *, instance: str | None = None, stream: str | None = None, status: str | None = None,
-    limit: int = 50, cursor: str | None = None,
+    session: Session,
+    *,
+    instance: str | None = None,
+    stream: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
 ) -> tuple[list[SyncRun], str | None]:
     """Sync runs, newest first, with cursor pagination.
 

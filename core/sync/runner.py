@@ -23,19 +23,24 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import update
 
 from crmhub.core.ingest import ingestor
 from crmhub.core.jobs.followups import enqueue_followup
-from crmhub.core.jobs.leases import acquire_lease, lease_holder, new_owner, release_lease, renew_lease
+from crmhub.core.jobs.leases import (
+    acquire_lease,
+    lease_holder,
+    new_owner,
+    release_lease,
+    renew_lease,
+)
 from crmhub.core.jobs.policy import describe
 from crmhub.core.models import SyncCursor, SyncRun
 from crmhub.core.sources import Stream
 from crmhub.core.sync.errors import SyncBusy, SyncInterrupted
 from crmhub.core.sync.totals import hub_total, kind_from_name, reconcile, record_kind
+from sqlalchemy import select, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub
@@ -43,6 +48,7 @@ if TYPE_CHECKING:
 
 RUN = SyncRun.__table__
 log = logging.getLogger("crmhub.sync")
+ORPHANED = "its worker stopped mid-run; the next run resumes from the cursor"
 COUNTERS = ("records_read", "created", "updated", "unchanged", "deleted", "skipped")
 
 
@@ -83,7 +89,9 @@ class LeaseKeeper:
         while not self._stop.wait(self.ttl / 3):
             try:
                 with self.hub.transaction() as session:
-                    if not renew_lease(session, self.name, self.owner, now=self.hub.now(), ttl=self.ttl):
+                    if not renew_lease(
+                        session, self.name, self.owner, now=self.hub.now(), ttl=self.ttl
+                    ):
                         self.lost.set()
                         return
             except Exception:
@@ -94,8 +102,14 @@ class StreamSync:
     """One run of one stream (see the module docstring)."""
 
     def __init__(
-        self, hub: Hub, instance: Instance[Any], stream: Stream[Any], *, full: bool,
-        progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
+        self,
+        hub: Hub,
+        instance: Instance[Any],
+        stream: Stream[Any],
+        *,
+        full: bool,
+        progress: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
         owner: str | None = None,
     ) -> None:
         self.hub, self.instance, self.stream, self.full = hub, instance, stream, full
@@ -120,17 +134,30 @@ class StreamSync:
                 try:
                     self._read(run_id, state)
                 except SyncInterrupted:
-                    self._close(run_id, status="interrupted", message="stopped by a worker shutdown; "
-                                "the next run resumes from the cursor")
+                    self._close(
+                        run_id,
+                        status="interrupted",
+                        message="stopped by a worker shutdown; "
+                        "the next run resumes from the cursor",
+                    )
                     raise
                 except SyncBusy:
                     self._close(run_id, status="failed", message="the sync's lock was taken over")
                     raise
                 except Exception as exc:
                     self.error = exc
-                    log.warning("sync of %s/%s failed: %s", self.instance.id, self.stream.name, describe(exc))
-                    self._close(run_id, status="failed", message=describe(exc),
-                                error={"error": describe(exc), "page": self.pages + 1})
+                    log.warning(
+                        "sync of %s/%s failed: %s",
+                        self.instance.id,
+                        self.stream.name,
+                        describe(exc),
+                    )
+                    self._close(
+                        run_id,
+                        status="failed",
+                        message=describe(exc),
+                        error={"error": describe(exc), "page": self.pages + 1},
+                    )
         finally:
             self._release()
         run = self._load(run_id)
@@ -171,13 +198,23 @@ class StreamSync:
     def _open(self) -> tuple[int, Any]:
         with self.hub.transaction() as session:
             # We hold the lease, so any other "running" run of this stream lost its worker.
-            session.execute(update(RUN).where(
-                RUN.c.instance == self.instance.id, RUN.c.stream == self.stream.name, RUN.c.status == "running",
-            ).values(status="failed", finished_at=self.hub.now(),
-                     message="its worker stopped mid-run; a later run resumed from the cursor"))
+            session.execute(
+                update(RUN)
+                .where(
+                    RUN.c.instance == self.instance.id,
+                    RUN.c.stream == self.stream.name,
+                    RUN.c.status == "running",
+                )
+                .values(status="failed", finished_at=self.hub.now(), message=ORPHANED)
+            )
             cursor = session.get(SyncCursor, (self.instance.id, self.stream.name))
-            run = SyncRun(instance=self.instance.id, stream=self.stream.name, full=self.full,
-                          status="running", started_at=self.hub.now())
+            run = SyncRun(
+                instance=self.instance.id,
+                stream=self.stream.name,
+                full=self.full,
+                status="running",
+                started_at=self.hub.now(),
+            )
             session.add(run)
             session.flush()
             run_id = int(run.id)  # type: ignore[arg-type]
@@ -211,7 +248,9 @@ class StreamSync:
                     expected = page.expected_total
                 self._report(run_id, expected)
                 if self.should_stop():
-                    raise SyncInterrupted(f"sync of {self.instance.id}/{self.stream.name} interrupted")
+                    raise SyncInterrupted(
+                        f"sync of {self.instance.id}/{self.stream.name} interrupted"
+                    )
         finally:
             close = getattr(pages, "close", None)
             if close is not None:
@@ -221,12 +260,22 @@ class StreamSync:
         self._complete(run_id, state, expected)
 
     def _save_state(self, session: Any, state: Any) -> None:
-        session.merge(SyncCursor(instance=self.instance.id, stream=self.stream.name,
-                                 state=state.model_dump(mode="json"), updated_at=self.hub.now()))
+        session.merge(
+            SyncCursor(
+                instance=self.instance.id,
+                stream=self.stream.name,
+                state=state.model_dump(mode="json"),
+                updated_at=self.hub.now(),
+            )
+        )
 
     def _complete(self, run_id: int, state: Any, expected: int | None) -> None:
         kinds = {k for k in self.kinds if k is not None}
-        kind = kinds.pop() if len(kinds) == 1 else (kind_from_name(self.stream.name) if not kinds else None)
+        kind = (
+            kinds.pop()
+            if len(kinds) == 1
+            else (kind_from_name(self.stream.name) if not kinds else None)
+        )
         with self.hub.transaction() as session:
             self._fence(session)
             if state is not None:
@@ -234,25 +283,44 @@ class StreamSync:
             actual = hub_total(session, self.instance.id, kind) if expected is not None else None
             if actual is None and expected is not None and self.full and self.from_start:
                 actual = self.counts["records_read"]
-            gap = reconcile(expected=expected, actual=actual, records_read=self.counts["records_read"],
-                            from_start=self.full and self.from_start)
-            session.execute(update(RUN).where(RUN.c.id == run_id).values(
-                status="completed_with_gaps" if gap else "succeeded", finished_at=self.hub.now(),
-                expected_total=expected, actual_total=actual, message=gap,
-            ))
+            gap = reconcile(
+                expected=expected,
+                actual=actual,
+                records_read=self.counts["records_read"],
+                from_start=self.full and self.from_start,
+            )
+            session.execute(
+                update(RUN)
+                .where(RUN.c.id == run_id)
+                .values(
+                    status="completed_with_gaps" if gap else "succeeded",
+                    finished_at=self.hub.now(),
+                    expected_total=expected,
+                    actual_total=actual,
+                    message=gap,
+                )
+            )
             if self.counts["created"] + self.counts["updated"] + self.counts["deleted"]:
                 enqueue_followup(session, self.hub, after="sync")
         self._report(run_id, expected, done=True)
 
-    def _close(self, run_id: int, *, status: str, message: str, error: dict[str, Any] | None = None) -> None:
+    def _close(
+        self, run_id: int, *, status: str, message: str, error: dict[str, Any] | None = None
+    ) -> None:
         try:
             with self.hub.transaction() as session:
                 run = session.get(SyncRun, run_id)
                 assert run is not None
-                session.execute(update(RUN).where(RUN.c.id == run_id).values(
-                    status=status, finished_at=self.hub.now(), message=message,
-                    errors=[*(run.errors or []), *([error] if error else [])],
-                ))
+                session.execute(
+                    update(RUN)
+                    .where(RUN.c.id == run_id)
+                    .values(
+                        status=status,
+                        finished_at=self.hub.now(),
+                        message=message,
+                        errors=[*(run.errors or []), *([error] if error else [])],
+                    )
+                )
         except Exception:
             log.warning("could not record the end of sync run %s", run_id, exc_info=True)
 
@@ -265,7 +333,35 @@ class StreamSync:
 
     def _report(self, run_id: int, expected: int | None, *, done: bool = False) -> None:
         if self.progress is not None:
-            self.progress(SyncProgress(
-                instance=self.instance.id, stream=self.stream.name, run_id=run_id, pages=self.pages,
-                records_read=self.counts["records_read"], expected_total=expected, done=done,
-            ))
+            self.progress(
+                SyncProgress(
+                    instance=self.instance.id,
+                    stream=self.stream.name,
+                    run_id=run_id,
+                    pages=self.pages,
+                    records_read=self.counts["records_read"],
+                    expected_total=expected,
+                    done=done,
+                )
+            )
+
+
+def close_orphaned_runs(hub: Hub, now: datetime) -> int:
+    """Mark ``failed`` the runs still ``running`` whose sync lock lapsed: their worker died
+    (the next run resumes from the cursor). Returns how many were closed."""
+    with hub.transaction() as session:
+        running = session.execute(
+            select(RUN.c.id, RUN.c.instance, RUN.c.stream).where(RUN.c.status == "running")
+        ).all()
+        orphans = [
+            row.id
+            for row in running
+            if lease_holder(session, f"sync:{row.instance}:{row.stream}", now=now) is None
+        ]
+        if orphans:
+            session.execute(
+                update(RUN)
+                .where(RUN.c.id.in_(orphans), RUN.c.status == "running")
+                .values(status="failed", finished_at=now, message=ORPHANED)
+            )
+    return len(orphans)

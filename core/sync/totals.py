@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from crmhub.core.models import Order, SourceIdentity
 from crmhub.core.records import CanonicalRecord, CustomerRecord, OrderRecord
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 IDENTITY = SourceIdentity.__table__
 ORDER = Order.__table__
@@ -25,7 +24,11 @@ _NAMES = {"customers": "customers", "contacts": "customers", "orders": "orders"}
 def record_kind(records: Iterable[CanonicalRecord]) -> str | None:
     """``customers`` or ``orders`` when every record is of that kind, else None."""
     kinds = {
-        "customers" if isinstance(r, CustomerRecord) else "orders" if isinstance(r, OrderRecord) else "other"
+        "customers"
+        if isinstance(r, CustomerRecord)
+        else "orders"
+        if isinstance(r, OrderRecord)
+        else "other"
         for r in records
     }
     return kinds.pop() if len(kinds) == 1 and "other" not in kinds else None
@@ -43,19 +46,29 @@ def hub_total(session: Session, instance: str, kind: str | None) -> int | None:
     identities made from orders are not customers of the source); orders count its orders
     that are not deleted."""
     if kind == "customers":
-        statement = select(func.count()).select_from(IDENTITY).where(
-            IDENTITY.c.instance == instance, IDENTITY.c.deleted_at.is_(None), IDENTITY.c.kind != "guest"
+        statement = (
+            select(func.count())
+            .select_from(IDENTITY)
+            .where(
+                IDENTITY.c.instance == instance,
+                IDENTITY.c.deleted_at.is_(None),
+                IDENTITY.c.kind != "guest",
+            )
         )
     elif kind == "orders":
-        statement = select(func.count()).select_from(ORDER).where(
-            ORDER.c.instance == instance, ORDER.c.deleted_at.is_(None)
+        statement = (
+            select(func.count())
+            .select_from(ORDER)
+            .where(ORDER.c.instance == instance, ORDER.c.deleted_at.is_(None))
         )
     else:
         return None
     return int(session.execute(statement).scalar_one())
 
 
-def reconcile(*, expected: int | None, actual: int | None, records_read: int, from_start: bool) -> str | None:
+def reconcile(
+    *, expected: int | None, actual: int | None, records_read: int, from_start: bool
+) -> str | None:
     """Why a run does not reconcile with the source, or None when it does (or cannot tell)."""
     if expected is None:
         return None

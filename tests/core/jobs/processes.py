@@ -23,7 +23,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 60.0, poll: float = 0.1, what: str = "condition") -> Any:
+def wait_for(
+    condition: Callable[[], Any], timeout: float = 60.0, poll: float = 0.1, what: str = "condition"
+) -> Any:
     """Poll ``condition`` until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -48,9 +50,21 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         import redis
 
@@ -71,9 +85,11 @@ def _pings(client: Any) -> bool:
         return False
 
 
-def write_config(path: Path, *, database_url: str, broker_url: str, jobs: dict[str, Any],
-                 source: dict[str, Any]) -> Path:
+def write_config(
+    path: Path, *, database_url: str, broker_url: str, jobs: dict[str, Any], source: dict[str, Any]
+) -> Path:
     """A crmhub.toml for worker processes."""
+
     def table(values: dict[str, Any]) -> str:
         return "\n".join(f"{key} = {json.dumps(value)}" for key, value in values.items())
 
@@ -94,7 +110,9 @@ class WorkerGroup:
         self.handle = open(log, "ab")
         self.process = subprocess.Popen(
             [str(CRMHUB), "worker", "--processes", str(processes), "--threads", str(threads)],
-            env={**os.environ, "CRMHUB_CONFIG": str(config)}, stdout=self.handle, stderr=subprocess.STDOUT,
+            env={**os.environ, "CRMHUB_CONFIG": str(config)},
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.pgid = os.getpgid(self.process.pid)

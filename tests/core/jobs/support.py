@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from crmhub.core.hub import Hub
 from crmhub.core.models import Customer, Job, SourceIdentity
+from sqlalchemy import func, select
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class Clock:
@@ -31,11 +30,17 @@ class Clock:
         return self.now
 
 
-def rows(count: int, *, start: int = 1, at: datetime = T0, suffix: str = "", step: float = 1.0) -> list[dict[str, Any]]:
+def rows(
+    count: int, *, start: int = 1, at: datetime = T0, suffix: str = "", step: float = 1.0
+) -> list[dict[str, Any]]:
     """Remote customers ``start..start+count-1``, updated ``step`` seconds apart."""
     return [
-        {"id": str(i), "email": f"c{i}@example.com", "first_name": f"Name{i}{suffix}",
-         "updated_at": (at + timedelta(seconds=i * step)).isoformat()}
+        {
+            "id": str(i),
+            "email": f"c{i}@example.com",
+            "first_name": f"Name{i}{suffix}",
+            "updated_at": (at + timedelta(seconds=i * step)).isoformat(),
+        }
         for i in range(start, start + count)
     ]
 
@@ -52,7 +57,9 @@ def read_source(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def hub_identities(hub: Hub, instance: str = "testsource.main") -> dict[str, tuple[str | None, str | None]]:
+def hub_identities(
+    hub: Hub, instance: str = "testsource.main"
+) -> dict[str, tuple[str | None, str | None]]:
     """external id → (email, first name) of the hub's customers from ``instance``."""
     identity, customer = SourceIdentity.__table__, Customer.__table__
     with hub.engine.connect() as connection:
@@ -72,7 +79,9 @@ def source_view(data: Iterable[dict[str, Any]]) -> dict[str, tuple[str | None, s
 def count(hub: Hub, table: Any, *where: Any) -> int:
     """Rows of ``table`` matching ``where``."""
     with hub.engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+        return int(
+            connection.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+        )
 
 
 def job_row(hub: Hub, job_id: int) -> Any:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from crmhub.core.cli.main import main
 from crmhub.core.jobs import enqueue
 from crmhub.core.jobs.executor import Executor
 from crmhub.core.jobs.leases import acquire_lease
+
 from tests.core.jobs.conftest import FAST_JOBS
 
 
@@ -55,7 +55,12 @@ def test_sync_prints_what_it_did(crmhub, config):
     result = crmhub(config, "sync", "testsource.main", "--json")
     assert result.returncode == 0, result.stderr
     [run] = json.loads(result.stdout)["runs"]
-    assert (run["stream"], run["status"], run["created"], run["records_read"]) == ("customers", "succeeded", 250, 250)
+    assert (run["stream"], run["status"], run["created"], run["records_read"]) == (
+        "customers",
+        "succeeded",
+        250,
+        250,
+    )
 
     table = crmhub(config, "sync", "testsource.main", "--full")
     assert table.returncode == 0
@@ -80,8 +85,13 @@ def test_sync_of_an_unknown_instance_names_it(crmhub, config):
 def test_jobs_lists_dead_letters_and_retries_them(crmhub, config, build_hub, tmp_path):
     hub = build_hub()
     with hub.transaction() as session:
-        job_id = enqueue(session, "testsource.check", {"path": str(tmp_path / "missing")}, now=hub.now(),
-                         max_attempts=1)
+        job_id = enqueue(
+            session,
+            "testsource.check",
+            {"path": str(tmp_path / "missing")},
+            now=hub.now(),
+            max_attempts=1,
+        )
     Executor(hub).execute(job_id)
 
     listed = crmhub(config, "jobs", "--status", "failed", "--json")

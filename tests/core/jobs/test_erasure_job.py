@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import insert, select
-
 from crmhub.core.errors import TransientRemoteError
 from crmhub.core.ingest import ingestor
 from crmhub.core.jobs import request_erasure
@@ -12,6 +9,8 @@ from crmhub.core.jobs.executor import Executor
 from crmhub.core.models import Customer, Job, PrivacyRequest, PushState
 from crmhub.core.plugins import hookimpl
 from crmhub.core.records import CustomerRecord
+from sqlalchemy import insert, select
+
 from tests.core.jobs.support import T0, job_row
 
 
@@ -31,25 +30,43 @@ class Destinations:
 
 def customer_pushed_to(hub, destinations):
     result = ingestor(hub).ingest_and_commit(
-        [CustomerRecord(instance="testsource.main", external_id="1", email="eve@example.com", source_updated_at=T0)]
+        [
+            CustomerRecord(
+                instance="testsource.main",
+                external_id="1",
+                email="eve@example.com",
+                source_updated_at=T0,
+            )
+        ]
     )
     [customer_id] = result.customer_ids
     with hub.transaction() as session:
         for name in destinations:
-            session.execute(insert(PushState.__table__), {"destination": name, "segment": "vip",
-                                                          "customer_id": customer_id, "pushed_at": T0})
+            session.execute(
+                insert(PushState.__table__),
+                {
+                    "destination": name,
+                    "segment": "vip",
+                    "customer_id": customer_id,
+                    "pushed_at": T0,
+                },
+            )
     return customer_id
 
 
 def the_request(hub, request_id):
     with hub.engine.connect() as connection:
-        return connection.execute(select(PrivacyRequest.__table__).where(PrivacyRequest.__table__.c.id == request_id)).one()
+        return connection.execute(
+            select(PrivacyRequest.__table__).where(PrivacyRequest.__table__.c.id == request_id)
+        ).one()
 
 
 def erasure_job(hub, request_id):
     JOB = Job.__table__
     with hub.engine.connect() as connection:
-        return connection.execute(select(JOB.c.id).where(JOB.c.key == f"erasure:{request_id}")).scalar_one()
+        return connection.execute(
+            select(JOB.c.id).where(JOB.c.key == f"erasure:{request_id}")
+        ).scalar_one()
 
 
 def test_erasure_erases_now_and_tells_each_destination_in_a_job(build_hub):
@@ -61,7 +78,10 @@ def test_erasure_erases_now_and_tells_each_destination_in_a_job(build_hub):
 
     with hub.transaction() as session:
         assert session.get(Customer, customer_id).email is None
-    assert the_request(hub, request_id).details["destinations"] == {"email.main": "pending", "hubspot.main": "pending"}
+    assert the_request(hub, request_id).details["destinations"] == {
+        "email.main": "pending",
+        "hubspot.main": "pending",
+    }
     assert Executor(hub).execute(erasure_job(hub, request_id)) == "succeeded"
     done = the_request(hub, request_id)
     assert done.details["destinations"] == {"email.main": "done", "hubspot.main": "done"}
@@ -84,6 +104,7 @@ def test_a_failing_destination_is_retried_without_telling_the_others_twice(build
     assert pending.completed_at is None
 
     import time
+
     time.sleep(0.01)
     assert executor.execute(job_id) == "succeeded"
     assert listener.told == [(customer_id, ["email.main"]), (customer_id, ["hubspot.main"])]

@@ -5,14 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
-
-from crmhub.core.errors import ConfigError, InputError, PermanentJobError, TransientRemoteError, register_secret
+from crmhub.core.errors import (
+    ConfigError,
+    InputError,
+    PermanentJobError,
+    TransientRemoteError,
+    register_secret,
+)
 from crmhub.core.jobs import Defer, current_job, enqueue, list_jobs, retry_job
 from crmhub.core.jobs.executor import Executor
 from crmhub.core.models import Job
 from crmhub.core.plugins import hookimpl
-from tests.core.jobs.support import Clock, T0, job_row
+from sqlalchemy import update
+
+from tests.core.jobs.support import T0, Clock, job_row
 
 JOB = Job.__table__
 
@@ -26,7 +32,12 @@ class JobsPlugin:
 
     @hookimpl
     def crmhub_register_jobs(self, hub):
-        return {"t.echo": self.echo, "t.flaky": self.flaky, "t.takeover": self.takeover, "t.defer": self.defer}
+        return {
+            "t.echo": self.echo,
+            "t.flaky": self.flaky,
+            "t.takeover": self.takeover,
+            "t.defer": self.defer,
+        }
 
     def echo(self, hub, **args):
         self.calls.append(("echo", args))
@@ -42,7 +53,9 @@ class JobsPlugin:
     def takeover(self, hub, **args):
         job = current_job()
         with hub.engine.begin() as connection:  # another worker claims the job meanwhile
-            connection.execute(update(JOB).where(JOB.c.id == job.job_id).values(attempts=JOB.c.attempts + 1))
+            connection.execute(
+                update(JOB).where(JOB.c.id == job.job_id).values(attempts=JOB.c.attempts + 1)
+            )
         return {"ok": True}
 
     def defer(self, hub, **args):
@@ -120,8 +133,14 @@ def test_a_remote_retry_after_is_honoured_even_beyond_the_back_off_cap(setup, jo
     assert job_row(hub, job_id).run_after >= T0 + timedelta(seconds=900)
 
 
-@pytest.mark.parametrize("error", [PermanentJobError("no such list"), InputError("bad data"),
-                                   ConfigError("token missing", key="plugins.x.main.token")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        PermanentJobError("no such list"),
+        InputError("bad data"),
+        ConfigError("token missing", key="plugins.x.main.token"),
+    ],
+)
 def test_permanent_failures_fail_at_once_as_dead_letters(setup, jobs, error):
     hub, executor = setup
     jobs.raise_next = [error]
@@ -177,7 +196,9 @@ def test_only_failed_jobs_can_be_retried(setup):
 def test_secrets_never_reach_the_dead_letter(setup, jobs):
     hub, executor = setup
     register_secret("shpat_very_secret_token_42")
-    jobs.raise_next = [PermanentJobError("remote said: token shpat_very_secret_token_42 is invalid")]
+    jobs.raise_next = [
+        PermanentJobError("remote said: token shpat_very_secret_token_42 is invalid")
+    ]
     job_id = add(hub, "t.flaky")
     executor.execute(job_id)
     assert "shpat_very_secret_token_42" not in job_row(hub, job_id).last_error

@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 from crmhub.core.jobs.leases import acquire_lease, lease_holder, release_lease, renew_lease
+
 from tests.core.jobs.support import T0
 
 
@@ -47,7 +48,9 @@ def test_a_lost_lease_cannot_be_renewed(hub):
     take(hub, "sync:x:orders", "a")
     take(hub, "sync:x:orders", "b", at=T0 + timedelta(seconds=20))
     with hub.transaction() as session:
-        assert not renew_lease(session, "sync:x:orders", "a", now=T0 + timedelta(seconds=21), ttl=10)
+        assert not renew_lease(
+            session, "sync:x:orders", "a", now=T0 + timedelta(seconds=21), ttl=10
+        )
 
 
 def test_many_contenders_at_once_yield_exactly_one_holder(hub):

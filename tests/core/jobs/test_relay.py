@@ -6,10 +6,6 @@ import socket
 from datetime import timedelta
 
 import pytest
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
-from sqlalchemy import update
-
 from crmhub.core.jobs import enqueue
 from crmhub.core.jobs.broker import declare_queues
 from crmhub.core.jobs.executor import Executor
@@ -17,7 +13,11 @@ from crmhub.core.jobs.registry import job_registry
 from crmhub.core.jobs.relay import Relay
 from crmhub.core.jobs.sender import Sender
 from crmhub.core.models import Job, WebhookEvent
-from tests.core.jobs.support import Clock, T0, job_row
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import update
+
+from tests.core.jobs.support import T0, Clock, job_row
 
 JOB = Job.__table__
 
@@ -58,7 +58,11 @@ def test_due_jobs_are_sent_to_their_queues_and_later_ones_wait(hub, clock):
 
     assert report.sent == 2
     assert (queued(broker), queued(broker, "crmhub.sync")) == (1, 1)
-    assert [job_row(hub, i).status for i in (ping, sync, later)] == ["enqueued", "enqueued", "pending"]
+    assert [job_row(hub, i).status for i in (ping, sync, later)] == [
+        "enqueued",
+        "enqueued",
+        "pending",
+    ]
     assert relay.tick(clock.advance(60)).sent == 1
 
 
@@ -70,7 +74,9 @@ def closed_port() -> int:
 
 def test_jobs_stay_pending_while_the_broker_is_down_and_go_out_when_it_returns(hub, clock):
     registry = job_registry(hub)
-    down = RedisBroker(url=f"redis://127.0.0.1:{closed_port()}/0", middleware=[], socket_connect_timeout=0.5)
+    down = RedisBroker(
+        url=f"redis://127.0.0.1:{closed_port()}/0", middleware=[], socket_connect_timeout=0.5
+    )
     job_ids = [add(hub) for _ in range(3)]
 
     # When the relay passes with the broker unreachable
@@ -107,9 +113,19 @@ def test_a_job_whose_worker_died_runs_again_and_the_dead_worker_cannot_finish_it
 def test_a_killed_job_on_its_last_attempt_becomes_a_dead_letter(hub, clock):
     relay = Relay(hub, Sender(hub, stub(hub), job_registry(hub)))
     with hub.transaction() as session:
-        event_id = session.execute(WebhookEvent.__table__.insert().returning(WebhookEvent.__table__.c.id), {
-            "instance": "testsource.main", "delivery_id": "d1", "topic": "t", "received_at": T0,
-            "headers": {}, "body": b"{}", "status": "pending", "attempts": 0}).scalar_one()
+        event_id = session.execute(
+            WebhookEvent.__table__.insert().returning(WebhookEvent.__table__.c.id),
+            {
+                "instance": "testsource.main",
+                "delivery_id": "d1",
+                "topic": "t",
+                "received_at": T0,
+                "headers": {},
+                "body": b"{}",
+                "status": "pending",
+                "attempts": 0,
+            },
+        ).scalar_one()
     job_id = add(hub, "webhook", {"event_id": event_id}, max_attempts=1)
     Executor(hub)._claim(job_id)
 

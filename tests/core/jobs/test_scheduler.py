@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
-from dramatiq.brokers.stub import StubBroker
-from sqlalchemy import update
-
 from crmhub.core.jobs.broker import declare_queues
 from crmhub.core.jobs.coordinator import Coordinator
 from crmhub.core.jobs.registry import job_registry
 from crmhub.core.jobs.scheduler import schedule_syncs
 from crmhub.core.jobs.sender import Sender
 from crmhub.core.models import Job
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import update
+
 from tests.core.jobs.support import Clock, count
 
 JOB = Job.__table__
@@ -107,3 +106,39 @@ def test_two_schedulers_racing_do_not_double_schedule(hub, clock):
     assert errors == []
     assert sync_jobs(hub) == 1
     assert sum(s.leader for s in schedulers) == 1
+
+
+def test_a_sync_run_whose_worker_died_is_closed(hub, clock):
+    from crmhub.core.jobs.leases import acquire_lease
+    from crmhub.core.models import SyncRun
+
+    run = SyncRun.__table__
+    with hub.transaction() as session:
+        session.execute(
+            run.insert(),
+            [
+                {
+                    "instance": "testsource.main",
+                    "stream": "customers",
+                    "status": "running",
+                    "started_at": clock.now,
+                    "errors": [],
+                },
+                {
+                    "instance": "testsource.main",
+                    "stream": "orders",
+                    "status": "running",
+                    "started_at": clock.now,
+                    "errors": [],
+                },
+            ],
+        )
+        acquire_lease(session, "sync:testsource.main:orders", "alive", now=clock.now, ttl=600)
+
+    coordinator(hub, "s").tick(clock.advance(1))
+
+    with hub.engine.connect() as connection:
+        statuses = dict(
+            connection.execute(run.select().with_only_columns(run.c.stream, run.c.status)).all()
+        )
+    assert statuses == {"customers": "failed", "orders": "running"}

@@ -5,14 +5,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
-
 from crmhub.core.errors import NotFound
 from crmhub.core.jobs.leases import acquire_lease
 from crmhub.core.models import Customer, Job, Lease, SyncCursor, SyncRun
 from crmhub.core.plugins import hookimpl
 from crmhub.core.sync import SyncBusy, SyncFailed, SyncInterrupted, request_sync, run_sync
-from tests.core.jobs.support import T0, count, hub_identities, read_source, rows, source_view, write_source
+from sqlalchemy import select, update
+
+from tests.core.jobs.support import (
+    T0,
+    count,
+    hub_identities,
+    read_source,
+    rows,
+    source_view,
+    write_source,
+)
 
 INSTANCE = "testsource.main"
 
@@ -42,13 +50,17 @@ def test_a_first_sync_reads_every_page_and_equals_the_source(build_hub, source_f
     hub = build_hub(extra={"listener": listener})
     pages = []
 
-    [run] = run_sync(hub, INSTANCE, progress=lambda p: pages.append((p.pages, p.records_read, p.done)))
+    [run] = run_sync(
+        hub, INSTANCE, progress=lambda p: pages.append((p.pages, p.records_read, p.done))
+    )
 
     assert (run.status, run.records_read, run.created, run.updated) == ("succeeded", 250, 250, 0)
     assert (run.expected_total, run.actual_total) == (250, 250)
     assert hub_identities(hub) == source_view(read_source(source_file))
     assert pages[0] == (1, 50, False) and pages[-1] == (5, 250, True)
-    assert cursor_state(hub)["since"] == (T0 + timedelta(seconds=250)).isoformat().replace("+00:00", "Z")
+    assert cursor_state(hub)["since"] == (T0 + timedelta(seconds=250)).isoformat().replace(
+        "+00:00", "Z"
+    )
     assert listener.finished == [(INSTANCE, "customers", "succeeded")]
 
 
@@ -105,7 +117,10 @@ def test_records_updated_during_a_sync_are_not_missed(build_hub, source_file):
 
     def update_read_record(progress):
         if progress.pages == 2:  # a record already read changes at the source
-            data[3]["first_name"], data[3]["updated_at"] = "Changed mid-sync", (T0 + timedelta(seconds=200)).isoformat()
+            data[3]["first_name"], data[3]["updated_at"] = (
+                "Changed mid-sync",
+                (T0 + timedelta(seconds=200)).isoformat(),
+            )
             write_source(source_file, data)
 
     run_sync(hub, INSTANCE, progress=update_read_record)
@@ -139,7 +154,13 @@ def test_a_full_resync_reads_everything_again(build_hub):
     hub = build_hub()
     run_sync(hub, INSTANCE)
     [run] = run_sync(hub, INSTANCE, full=True)
-    assert (run.status, run.full, run.records_read, run.unchanged, run.created) == ("succeeded", True, 250, 250, 0)
+    assert (run.status, run.full, run.records_read, run.unchanged, run.created) == (
+        "succeeded",
+        True,
+        250,
+        250,
+        0,
+    )
 
 
 def test_a_run_that_does_not_reconcile_with_the_source_total_completes_with_gaps(build_hub):
@@ -175,11 +196,15 @@ def test_a_sync_that_lost_its_lock_stops_before_writing_another_page(build_hub):
     assert [r.status for r in all_runs(hub)] == ["failed"]
 
 
-def test_a_shutdown_stops_the_sync_at_a_page_boundary_and_the_next_run_resumes(build_hub, source_file):
+def test_a_shutdown_stops_the_sync_at_a_page_boundary_and_the_next_run_resumes(
+    build_hub, source_file
+):
     hub = build_hub()
     pages = []
     with pytest.raises(SyncInterrupted):
-        run_sync(hub, INSTANCE, progress=lambda p: pages.append(p), should_stop=lambda: len(pages) >= 2)
+        run_sync(
+            hub, INSTANCE, progress=lambda p: pages.append(p), should_stop=lambda: len(pages) >= 2
+        )
     assert [r.status for r in all_runs(hub)] == ["interrupted"]
     assert len(hub_identities(hub)) == 100
     with hub.transaction() as session:

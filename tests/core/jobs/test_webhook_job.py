@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import insert, select
-
 from crmhub.core.errors import NotFound
 from crmhub.core.jobs import enqueue, process_webhook_event, retry_job
 from crmhub.core.jobs.executor import Executor
 from crmhub.core.models import Customer, WebhookEvent
+from sqlalchemy import insert, select
+
 from tests.core.jobs.support import T0, count, hub_identities, job_row
 
 EVENT = WebhookEvent.__table__
@@ -19,13 +19,27 @@ EVENT = WebhookEvent.__table__
 def accept(hub, delivery_id, customer, *, max_attempts=8):
     """What POST /webhooks/... does: store the delivery and enqueue its job together."""
     with hub.transaction() as session:
-        event_id = session.execute(insert(EVENT).returning(EVENT.c.id), {
-            "instance": "testsource.main", "delivery_id": delivery_id, "topic": "customers/update",
-            "received_at": hub.now(), "headers": {}, "body": json.dumps(customer).encode(),
-            "status": "pending", "attempts": 0,
-        }).scalar_one()
-        job_id = enqueue(session, "webhook", {"event_id": event_id}, now=hub.now(), key=f"webhook:{event_id}",
-                         max_attempts=max_attempts)
+        event_id = session.execute(
+            insert(EVENT).returning(EVENT.c.id),
+            {
+                "instance": "testsource.main",
+                "delivery_id": delivery_id,
+                "topic": "customers/update",
+                "received_at": hub.now(),
+                "headers": {},
+                "body": json.dumps(customer).encode(),
+                "status": "pending",
+                "attempts": 0,
+            },
+        ).scalar_one()
+        job_id = enqueue(
+            session,
+            "webhook",
+            {"event_id": event_id},
+            now=hub.now(),
+            key=f"webhook:{event_id}",
+            max_attempts=max_attempts,
+        )
     return event_id, job_id
 
 
@@ -34,7 +48,12 @@ def event(hub, event_id):
         return connection.execute(select(EVENT).where(EVENT.c.id == event_id)).one()
 
 
-CUSTOMER = {"id": "77", "email": "ann@example.com", "first_name": "Ann", "updated_at": T0.isoformat()}
+CUSTOMER = {
+    "id": "77",
+    "email": "ann@example.com",
+    "first_name": "Ann",
+    "updated_at": T0.isoformat(),
+}
 
 
 def test_an_event_is_ingested_and_marked_done_once(build_hub):
@@ -51,10 +70,14 @@ def test_an_event_is_ingested_and_marked_done_once(build_hub):
     assert count(hub, Customer.__table__) == 1
 
 
-def test_a_failure_is_kept_on_the_event_which_is_retried_and_finally_dead_lettered(build_hub, tmp_path):
+def test_a_failure_is_kept_on_the_event_which_is_retried_and_finally_dead_lettered(
+    build_hub, tmp_path
+):
     fail_file = tmp_path / "down"
     fail_file.touch()
-    hub = build_hub(source={"fail_file": str(fail_file)}, jobs={"retry_base": 0.001, "retry_max": 0.001})
+    hub = build_hub(
+        source={"fail_file": str(fail_file)}, jobs={"retry_base": 0.001, "retry_max": 0.001}
+    )
     event_id, job_id = accept(hub, "d-2", CUSTOMER, max_attempts=2)
     executor = Executor(hub)
 
@@ -64,6 +87,7 @@ def test_a_failure_is_kept_on_the_event_which_is_retried_and_finally_dead_letter
     assert "unavailable" in stored.error
 
     import time
+
     time.sleep(0.01)
     assert executor.execute(job_id) == "failed"
     assert event(hub, event_id).status == "failed"

@@ -19,7 +19,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("job", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("worker", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
+        batch_op.add_column(
+            sa.Column("worker", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True)
+        )
     with op.batch_alter_table("sync_run", schema=None) as batch_op:
         batch_op.add_column(sa.Column("skipped", sa.Integer(), nullable=False, server_default="0"))
 

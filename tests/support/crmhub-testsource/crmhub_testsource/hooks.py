@@ -11,6 +11,7 @@ from typing import Any
 from crmhub.core.errors import TransientRemoteError, WebhookMalformed, WebhookRejected
 from crmhub.core.plugins import hookimpl
 from crmhub.core.webhooks import WebhookDelivery
+
 from crmhub_testsource.source import CustomersStream, TestSourceSettings, check_remote, to_record
 
 
@@ -40,7 +41,9 @@ def crmhub_webhook_verify(hub: Any, instance: Any, request: Any) -> WebhookDeliv
     delivery = request.header("x-testsource-delivery")
     if not delivery:
         raise WebhookMalformed("missing X-Testsource-Delivery")
-    return WebhookDelivery(delivery_id=delivery, topic=request.header("x-testsource-topic") or "customers/update")
+    return WebhookDelivery(
+        delivery_id=delivery, topic=request.header("x-testsource-topic") or "customers/update"
+    )
 
 
 @hookimpl

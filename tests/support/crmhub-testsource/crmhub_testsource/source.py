@@ -10,23 +10,29 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
 from crmhub.core.errors import TransientRemoteError
 from crmhub.core.instances import InstanceSettings
 from crmhub.core.records import CustomerRecord, utc
 from crmhub.core.sources import IncrementalState, Page, Stream
+from pydantic import Field
 
 
 class TestSourceSettings(InstanceSettings):
     """Settings of a testsource instance."""
 
-    data_file: str = Field(description="JSON-lines file of customers: id, email, first_name, updated_at.")
+    data_file: str = Field(
+        description="JSON-lines file of customers: id, email, first_name, updated_at."
+    )
     page_size: int = Field(default=100, ge=1, description="Records per page.")
-    page_delay: float = Field(default=0.0, ge=0, description="Seconds each page takes to 'download'.")
-    fail_file: str | None = Field(default=None, description="While this file exists the remote is down.")
+    page_delay: float = Field(
+        default=0.0, ge=0, description="Seconds each page takes to 'download'."
+    )
+    fail_file: str | None = Field(
+        default=None, description="While this file exists the remote is down."
+    )
     hidden_ids: list[str] = Field(
-        default_factory=list, description="Records the remote counts in its total but never returns."
+        default_factory=list,
+        description="Records the remote counts in its total but never returns.",
     )
     webhook_secret: str = Field(default="testsource-secret", description="HMAC key of webhooks.")
 
@@ -40,9 +46,13 @@ def check_remote(settings: TestSourceSettings) -> None:
 def to_record(instance: str, raw: dict[str, Any]) -> CustomerRecord:
     """One remote customer as a canonical record."""
     return CustomerRecord(
-        instance=instance, external_id=str(raw["id"]), email=raw.get("email"),
-        first_name=raw.get("first_name"), last_name=raw.get("last_name"),
-        source_updated_at=datetime.fromisoformat(raw["updated_at"]), deleted=bool(raw.get("deleted", False)),
+        instance=instance,
+        external_id=str(raw["id"]),
+        email=raw.get("email"),
+        first_name=raw.get("first_name"),
+        last_name=raw.get("last_name"),
+        source_updated_at=datetime.fromisoformat(raw["updated_at"]),
+        deleted=bool(raw.get("deleted", False)),
     )
 
 
@@ -78,7 +88,9 @@ class CustomersStream(Stream[IncrementalState]):
         self.settings = settings
         self.file = _File(settings.data_file)
 
-    def read(self, state: IncrementalState | None, *, full: bool) -> Iterator[Page[IncrementalState]]:
+    def read(
+        self, state: IncrementalState | None, *, full: bool
+    ) -> Iterator[Page[IncrementalState]]:
         state = (state or IncrementalState()).start(lookback=self.lookback, full=full)
         hidden = set(self.settings.hidden_ids)
         while True:
@@ -89,7 +101,8 @@ class CustomersStream(Stream[IncrementalState]):
                 at, last_id = state.resume["after"]
                 after = (utc(datetime.fromisoformat(at)), int(last_id))
             chosen = [
-                r for r in rows
+                r
+                for r in rows
                 if (state.run_since is None or r["_at"] >= state.run_since)
                 and (after is None or (r["_at"], int(r["id"])) > after)
             ]
