@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 JOB = Job.__table__
 ACTIVE = ("pending", "enqueued", "running")
 
-#: ``session.info`` key of the callable that receives committed job ids.
+#: ``session.info`` key of the callable that receives committed jobs: a list of
+#: ``(job id, actor)`` for jobs written ``enqueued``, ``(job id, None)`` for ``pending`` ones.
 DISPATCH_KEY = "crmhub.jobs.dispatch"
 _NEW_KEY = "crmhub.jobs.new"
 _LISTENING_KEY = "crmhub.jobs.listening"
@@ -57,24 +58,19 @@ def enqueue(
         ).scalar()
         if existing is not None:
             return int(existing)
-    job_id = int(
-        session.execute(
-            insert(JOB).returning(JOB.c.id),
-            {
-                "actor": actor,
-                "args": args or {},
-                "key": key,
-                "status": "pending",
-                "attempts": 0,
-                "max_attempts": max_attempts,
-                "run_after": now + (delay or timedelta(0)),
-                "created_at": now,
-                "result": {},
-            },
-        ).scalar_one()
+    send_now = not delay and _dispatching(session)
+    row = _row(
+        actor,
+        args or {},
+        key=key,
+        now=now,
+        delay=delay,
+        max_attempts=max_attempts,
+        enqueued=send_now,
     )
-    if not delay:
-        dispatch_after_commit(session, job_id)
+    job_id = int(session.execute(insert(JOB).returning(JOB.c.id), row).scalar_one())
+    if send_now:
+        _hand_over(session, [(job_id, actor)])
     return job_id
 
 
@@ -88,32 +84,56 @@ def enqueue_many(
 ) -> list[int]:
     """Record many jobs of one kind in the caller's transaction with one multi-row insert
     (webhook bursts, per-customer work); returns their ids in order. No dedupe keys."""
+    send_now = _dispatching(session)
     rows = [
-        {
-            "actor": actor,
-            "args": item,
-            "key": None,
-            "status": "pending",
-            "attempts": 0,
-            "max_attempts": max_attempts,
-            "run_after": now,
-            "created_at": now,
-            "result": {},
-        }
+        _row(
+            actor, item, key=None, now=now, delay=None, max_attempts=max_attempts, enqueued=send_now
+        )
         for item in args
     ]
     ids = insert_returning_ids(session, JOB, rows)
-    for job_id in ids:
-        dispatch_after_commit(session, job_id)
+    if send_now:
+        _hand_over(session, [(job_id, actor) for job_id in ids])
     return ids
 
 
+def _row(
+    actor: str,
+    args: dict[str, Any],
+    *,
+    key: str | None,
+    now: datetime,
+    delay: timedelta | None,
+    max_attempts: int,
+    enqueued: bool,
+) -> dict[str, Any]:
+    return {
+        "actor": actor,
+        "args": args,
+        "key": key,
+        "status": "enqueued" if enqueued else "pending",
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "run_after": now + (delay or timedelta(0)),
+        "created_at": now,
+        "enqueued_at": now if enqueued else None,
+        "result": {},
+    }
+
+
+def _dispatching(session: Session) -> bool:
+    return session.info.get(DISPATCH_KEY) is not None
+
+
 def dispatch_after_commit(session: Session, job_id: int) -> None:
-    """Hand ``job_id`` to the session's dispatcher once the transaction commits (no-op when
-    the process has no dispatcher: the relay sends it)."""
-    if session.info.get(DISPATCH_KEY) is None:
-        return
-    session.info.setdefault(_NEW_KEY, []).append(job_id)
+    """Hand a ``pending`` job (e.g. a retried dead letter) to the session's dispatcher once
+    the transaction commits (no-op when the process has no dispatcher: the relay sends it)."""
+    if _dispatching(session):
+        _hand_over(session, [(job_id, None)])
+
+
+def _hand_over(session: Session, jobs: list[tuple[int, str | None]]) -> None:
+    session.info.setdefault(_NEW_KEY, []).extend(jobs)
     if not session.info.get(_LISTENING_KEY):
         event.listen(session, "after_commit", _after_commit)
         event.listen(session, "after_rollback", _after_rollback)
@@ -121,10 +141,10 @@ def dispatch_after_commit(session: Session, job_id: int) -> None:
 
 
 def _after_commit(session: Session) -> None:
-    ids = session.info.pop(_NEW_KEY, None)
-    dispatch: Callable[[list[int]], None] | None = session.info.get(DISPATCH_KEY)
-    if ids and dispatch is not None:
-        dispatch(ids)
+    jobs = session.info.pop(_NEW_KEY, None)
+    dispatch: Callable[[list[tuple[int, str | None]]], None] | None = session.info.get(DISPATCH_KEY)
+    if jobs and dispatch is not None:
+        dispatch(jobs)
 
 
 def _after_rollback(session: Session) -> None:

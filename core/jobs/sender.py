@@ -8,8 +8,9 @@ and two senders never send the same batch. A crash between the two steps leaves 
 ``enqueued`` without a message: the relay sends them again after ``redeliver_after``.
 
 :class:`Dispatcher` sends jobs as soon as the transaction that enqueued them commits
-(see :mod:`crmhub.core.jobs.queue`), from a background thread, so that a webhook does not
-wait for the relay's next pass.
+(see :mod:`crmhub.core.jobs.queue`), from background threads, so that a webhook does not
+wait for the relay's next pass. Jobs enqueued in such a process are written ``enqueued``
+already, so sending them costs no database round trip unless the broker is down.
 """
 
 from __future__ import annotations
@@ -68,27 +69,36 @@ class Sender:
         )
         with bookkeeping(self.hub) as connection:
             rows = sorted(connection.execute(claim).all())
-        sent: list[int] = []
+        return self.send_enqueued([(row.id, row.actor) for row in rows], now=now)
+
+    def send_enqueued(self, jobs: list[tuple[int, str]], *, now: datetime) -> int:
+        """Send jobs already marked ``enqueued`` (by :meth:`send_due`, or by ``enqueue``
+        in a process with a dispatcher). Jobs that cannot be sent go back to ``pending``.
+
+        :returns: how many messages were sent.
+        """
+        sent = 0
         unknown: list[int] = []
-        for position, row in enumerate(rows):
-            message = job_message(self.registry, row.actor, row.id)
+        for position, (job_id, actor) in enumerate(jobs):
+            message = job_message(self.registry, actor, job_id)
             if message is None:
-                unknown.append(row.id)
+                unknown.append(job_id)
                 continue
             try:
                 self.broker.enqueue(message)
             except Exception as exc:
                 self._down(exc)
-                self._revert([r.id for r in rows[position:]])
+                self.revert([j for j, _ in jobs[position:]])
                 break
-            sent.append(row.id)
+            sent += 1
         else:
             self._up()
         if unknown:
             self._fail_unknown(unknown, now)
-        return len(sent)
+        return sent
 
-    def _revert(self, ids: list[int]) -> None:
+    def revert(self, ids: list[int]) -> None:
+        """Put ``enqueued`` jobs that were not sent back to ``pending`` (for the relay)."""
         with bookkeeping(self.hub) as connection:
             for part in chunks(ids):
                 connection.execute(
@@ -123,35 +133,44 @@ class Sender:
         self.broker_down = False
 
 
+Handed = list[tuple[int, str | None]]
+
+
 class Dispatcher:
     """Sends newly committed jobs from background threads (see the module docstring).
 
-    Ids are handed over in chunks of :data:`CHUNK`; a few threads send chunks in parallel,
-    so a burst (a bulk enqueue, a storm of webhooks) reaches the broker at the broker's
-    pace, and single ids that queue up meanwhile go out together."""
+    Jobs are handed over in chunks of :data:`CHUNK`; a few threads send chunks in
+    parallel, so a burst (a bulk enqueue, a storm of webhooks) reaches the broker at the
+    broker's pace, and single jobs that queue up meanwhile go out together."""
 
     def __init__(self, sender: Sender, *, threads: int = 4) -> None:
         self.sender = sender
-        self._queue: queue.Queue[list[int] | None] = queue.Queue()
+        self._queue: queue.Queue[Handed | None] = queue.Queue()
+        self._closed = False
         self._threads = [
             threading.Thread(target=self._loop, name=f"crmhub-dispatcher-{n}", daemon=True)
             for n in range(threads)
         ]
 
     def attach(self) -> Dispatcher:
-        """Start the threads and receive the ids of jobs the hub's sessions commit."""
+        """Start the threads and receive the jobs the hub's sessions commit."""
         for thread in self._threads:
             thread.start()
         self.sender.hub.sessions.configure(info={DISPATCH_KEY: self.submit})
         return self
 
-    def submit(self, ids: list[int]) -> None:
-        """Queue committed job ids for sending."""
-        for part in chunks(ids, CHUNK):
+    def submit(self, jobs: Handed) -> None:
+        """Queue committed jobs for sending: ``(id, actor)`` for jobs written ``enqueued``,
+        ``(id, None)`` for ``pending`` ones."""
+        if self._closed:  # shutting down: leave them to the relay
+            self.sender.revert([job_id for job_id, actor in jobs if actor is not None])
+            return
+        for part in chunks(jobs, CHUNK):
             self._queue.put(list(part))
 
     def close(self) -> None:
-        """Stop receiving ids and let the threads finish what they hold."""
+        """Stop receiving jobs and let the threads finish what they hold."""
+        self._closed = True
         self.sender.hub.sessions.configure(info={})
         for _ in self._threads:
             self._queue.put(None)
@@ -169,22 +188,27 @@ class Dispatcher:
             item = self._queue.get()
             if item is None:
                 return
-            ids = list(item)
-            while len(ids) < CHUNK:  # single ids that queued up meanwhile go out together
+            jobs = list(item)
+            while len(jobs) < CHUNK:  # single jobs that queued up meanwhile go out together
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:
-                    self._send(ids)
+                    self._send(jobs)
                     return
-                ids.extend(more)
-            self._send(ids)
+                jobs.extend(more)
+            self._send(jobs)
 
-    def _send(self, ids: list[int]) -> None:
+    def _send(self, jobs: Handed) -> None:
+        marked = [(job_id, actor) for job_id, actor in jobs if actor is not None]
+        pending = [job_id for job_id, actor in jobs if actor is None]
         try:
-            self.sender.send_due(now=self.sender.hub.now(), ids=ids, limit=len(ids))
+            if marked:
+                self.sender.send_enqueued(marked, now=self.sender.hub.now())
+            if pending:
+                self.sender.send_due(now=self.sender.hub.now(), ids=pending, limit=len(pending))
         except Exception:  # the relay sends them later
             log.warning(
-                "could not dispatch jobs %s…; the relay will send them", ids[:5], exc_info=True
+                "could not dispatch jobs %s…; the relay will send them", jobs[:5], exc_info=True
             )

@@ -28,7 +28,8 @@ def test_a_key_dedupes_active_jobs_and_pending_only_dedupe_lets_a_follow_up_queu
 
 
 def test_committed_jobs_reach_the_dispatcher_and_rolled_back_ones_do_not(hub):
-    received: list[int] = []
+    # Given a process with a dispatcher
+    received: list[tuple[int, str | None]] = []
     hub.sessions.configure(info={DISPATCH_KEY: received.extend})
 
     with hub.transaction() as session:
@@ -40,9 +41,10 @@ def test_committed_jobs_reach_the_dispatcher_and_rolled_back_ones_do_not(hub):
         enqueue(session, "ping", now=hub.now())
         raise RuntimeError("the change that needed the job failed")
 
-    assert received == [now, *many]
-    assert later not in received
-    assert count(hub, JOB) == 4
+    # Then jobs due now were written enqueued and handed over; the delayed one waits
+    assert received == [(now, "ping"), *((i, "ping") for i in many)]
+    assert count(hub, JOB, JOB.c.status == "enqueued") == 3
+    assert count(hub, JOB, JOB.c.id == later, JOB.c.status == "pending") == 1
 
 
 def test_sync_runs_are_listed_newest_first_page_by_page(build_hub):

@@ -173,3 +173,21 @@ def test_a_job_of_an_unknown_name_is_failed_instead_of_sent(hub, clock):
     row = job_row(hub, job_id)
     assert (row.status, row.error_kind) == ("failed", "config")
     assert queued(broker) == 0
+
+
+def test_jobs_dispatched_while_the_broker_is_down_go_back_to_pending_for_the_relay(hub, clock):
+    from crmhub.core.jobs.sender import Dispatcher
+    from tests.core.jobs.processes import wait_for
+
+    down = RedisBroker(
+        url=f"redis://127.0.0.1:{closed_port()}/0", middleware=[], socket_connect_timeout=0.5
+    )
+    dispatcher = Dispatcher(Sender(hub, down, job_registry(hub))).attach()
+    try:
+        job_id = add(hub)
+        wait_for(lambda: job_row(hub, job_id).status == "pending", timeout=10, what="the revert")
+    finally:
+        dispatcher.close()
+    assert job_row(hub, job_id).enqueued_at is None
+    broker = stub(hub)
+    assert Relay(hub, Sender(hub, broker, job_registry(hub))).tick(clock.now).sent == 1
