@@ -145,6 +145,14 @@ def prepare_database(admin_url: str, name: str) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+def drop_database(admin_url: str, name: str) -> None:
+    """Remove the run's database."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def write_config(directory: Path, database_url: str, redis_url: str, namespace: str) -> Path:
     data = directory / "customers.jsonl"
     data.write_text("")
@@ -319,6 +327,7 @@ def main() -> int:
             keys = list(client.scan_iter(f"{namespace}*"))
             if keys:
                 client.delete(*keys)
+            drop_database(options.pg_url, "crmhub_bench_jobs")
     bare_after = measure_bare(options.redis_url, options.jobs, options.processes, options.threads)
     bare = (bare_before + bare_after) / 2
 
