@@ -12,7 +12,7 @@ Measures, in one run and on the same Redis:
 Needs PostgreSQL and Redis (defaults: the local servers) and the test source plugin for
 the webhooks: ``pip install -e tests/support/crmhub-testsource``.
 
-    python bench/jobs.py [--jobs 5000] [--webhooks 300] [--processes 2] [--threads 8]
+    python bench/jobs.py [--jobs 5000] [--rounds 3] [--webhooks 300] [--processes 2] [--threads 8]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -86,50 +87,49 @@ def wait_until(condition: Any, timeout: float = 600.0, poll: float = 0.01) -> No
         time.sleep(poll)
 
 
-def measure_bare(url: str, jobs: int, processes: int, threads: int) -> float:
-    """Jobs per second of the bare actor."""
-    namespace, counter = (
-        f"bench-bare-{uuid.uuid4().hex[:8]}",
-        f"bench-bare-count-{uuid.uuid4().hex[:8]}",
-    )
-    client = redis.Redis.from_url(url)
-    workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--bare-worker",
-                "--redis-url",
-                url,
-                "--namespace",
-                namespace,
-                "--counter",
-                counter,
-                "--threads",
-                str(threads),
-            ]
-        )
-        for _ in range(processes)
-    ]
-    broker, actor = bare_broker(url, namespace, counter)
-    try:
-        for _ in range(200):  # warm up: processes started, connections open
-            actor.send()
-        wait_until(lambda: int(client.get(counter) or 0) >= 200, timeout=60)
-        client.set(counter, 0)
+class BarePeer:
+    """Bare Dramatiq worker processes and a sender, kept running across rounds."""
+
+    def __init__(self, url: str, processes: int, threads: int) -> None:
+        self.url = url
+        self.namespace = f"bench-bare-{uuid.uuid4().hex[:8]}"
+        self.counter = f"{self.namespace}-count"
+        self.client = redis.Redis.from_url(url)
+        command = [
+            sys.executable,
+            __file__,
+            "--bare-worker",
+            "--redis-url",
+            url,
+            "--namespace",
+            self.namespace,
+            "--counter",
+            self.counter,
+            "--threads",
+            str(threads),
+        ]
+        self.workers = [subprocess.Popen(command) for _ in range(processes)]
+        self.broker, self.actor = bare_broker(url, self.namespace, self.counter)
+        self.measure(200)  # warm up: processes started, connections open
+
+    def measure(self, jobs: int) -> float:
+        """Jobs per second of the bare actor for ``jobs`` messages."""
+        self.client.set(self.counter, 0)
         started = time.perf_counter()
         for _ in range(jobs):
-            actor.send()
-        wait_until(lambda: int(client.get(counter) or 0) >= jobs)
+            self.actor.send()
+        wait_until(lambda: int(self.client.get(self.counter) or 0) >= jobs)
         return jobs / (time.perf_counter() - started)
-    finally:
-        for worker in workers:
+
+    def close(self) -> None:
+        for worker in self.workers:
             worker.send_signal(signal.SIGTERM)
-        for worker in workers:
+        for worker in self.workers:
             worker.wait(timeout=30)
-        broker.close()
-        keys = list(client.scan_iter(f"{namespace}*")) + [counter]
-        client.delete(*keys)
+        self.broker.close()
+        keys = list(self.client.scan_iter(f"{self.namespace}*"))
+        if keys:
+            self.client.delete(*keys)
 
 
 # -- crmhub --------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def write_config(directory: Path, database_url: str, redis_url: str, namespace: 
     config.write_text(
         f'[hub]\ndatabase_url = "{database_url}"\nbroker_url = "{redis_url}"\nsecret_key = "bench-secret"\n'
         'log_level = "WARNING"\n\n'
-        f'[jobs]\nnamespace = "{namespace}"\nrelay_interval = 0.5\n\n'
+        f'[jobs]\nnamespace = "{namespace}"\n\n'
         f'[plugins.testsource.main]\ndata_file = "{data}"\n'
     )
     return config
@@ -185,12 +185,11 @@ def enqueue_pings(hub: Hub, count: int, batch: int = 500) -> None:
 
 
 def measure_crmhub(hub: Hub, jobs: int) -> float:
-    """Jobs per second of the trivial job through the job layer."""
-    enqueue_pings(hub, 200)
-    wait_until(lambda: succeeded(hub, "ping") >= 200, timeout=60)
+    """Jobs per second of the trivial job through the job layer for ``jobs`` jobs."""
+    done = succeeded(hub, "ping")
     started = time.perf_counter()
     enqueue_pings(hub, jobs)
-    wait_until(lambda: succeeded(hub, "ping") >= 200 + jobs, poll=0.05)
+    wait_until(lambda: succeeded(hub, "ping") >= done + jobs, poll=0.05)
     return jobs / (time.perf_counter() - started)
 
 
@@ -274,6 +273,7 @@ def main() -> int:
     parser.add_argument(
         "--webhook-interval", type=float, default=0.02, help="seconds between webhooks"
     )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating measurements per side")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(
@@ -293,56 +293,58 @@ def main() -> int:
         bare_worker(options.redis_url, options.namespace, options.counter, options.threads)
         return 0
 
-    # The peer runs before and after crmhub, so that load drifting on the machine does
-    # not favour either side; the ratio uses their mean.
-    bare_before = measure_bare(options.redis_url, options.jobs, options.processes, options.threads)
-
+    # Both sides keep their workers running and are measured in alternating rounds, so
+    # that load drifting on the machine does not favour either; medians are reported.
+    peer = BarePeer(options.redis_url, options.processes, options.threads)
     namespace = f"bench-crmhub-{uuid.uuid4().hex[:8]}"
     database_url = prepare_database(options.pg_url, "crmhub_bench_jobs")
+    rounds: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as directory:
         config = write_config(Path(directory), database_url, options.redis_url, namespace)
         hub = create_hub(load_settings(config))
         hub.upgrade_database()
-        worker = subprocess.Popen(
-            [
-                str(CRMHUB),
-                "worker",
-                "--processes",
-                str(options.processes),
-                "--threads",
-                str(options.threads),
-            ],
-            env={**os.environ, "CRMHUB_CONFIG": str(config)},
-        )
+        command = [
+            str(CRMHUB),
+            "worker",
+            "--processes",
+            str(options.processes),
+            "--threads",
+            str(options.threads),
+        ]
+        worker = subprocess.Popen(command, env={**os.environ, "CRMHUB_CONFIG": str(config)})
         api = attach_dispatcher(hub)  # as `crmhub serve` does on Redis
         try:
-            crmhub = measure_crmhub(hub, options.jobs)
+            measure_crmhub(hub, 200)  # warm up
+            for _ in range(options.rounds):
+                bare_rate = peer.measure(options.jobs)
+                rounds.append((bare_rate, measure_crmhub(hub, options.jobs)))
             latencies = measure_webhooks(hub, options.webhooks, options.webhook_interval)
         finally:
             api.stop()
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=60)
             hub.close()
+            peer.close()
             client = redis.Redis.from_url(options.redis_url)
             keys = list(client.scan_iter(f"{namespace}*"))
             if keys:
                 client.delete(*keys)
             drop_database(options.pg_url, "crmhub_bench_jobs")
-    bare_after = measure_bare(options.redis_url, options.jobs, options.processes, options.threads)
-    bare = (bare_before + bare_after) / 2
+    bare = statistics.median(b for b, _ in rounds)
+    crmhub = statistics.median(c for _, c in rounds)
+    ratio = statistics.median(c / b for b, c in rounds)
 
     table = Table(
         title=f"job layer: PostgreSQL + Redis, {options.processes} worker processes × "
-        f"{options.threads} threads, {options.jobs} jobs, {options.webhooks} webhooks"
+        f"{options.threads} threads, {options.rounds} rounds of {options.jobs} jobs, "
+        f"{options.webhooks} webhooks"
     )
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row(
-        "bare Dramatiq actor (peer), jobs/s, before / after",
-        f"{bare_before:,.0f} / {bare_after:,.0f}",
-    )
-    table.add_row("crmhub job layer, trivial job, jobs/s", f"{crmhub:,.0f}")
-    table.add_row("ratio crmhub / bare Dramatiq (target ≥ 0.5)", f"{crmhub / bare:.2f}")
+    table.add_row("bare Dramatiq actor (peer), jobs/s, median", f"{bare:,.0f}")
+    table.add_row("crmhub job layer, trivial job, jobs/s, median", f"{crmhub:,.0f}")
+    table.add_row("ratio crmhub / bare Dramatiq, median of rounds (target ≥ 0.5)", f"{ratio:.2f}")
+    table.add_row("ratio per round", "  ".join(f"{c / b:.2f}" for b, c in rounds))
     table.add_row(
         "webhook accepted → records visible, p50", f"{percentile(latencies, 50) * 1000:.1f} ms"
     )

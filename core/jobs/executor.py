@@ -2,7 +2,7 @@
 
 Every actor calls :meth:`Executor.execute` with the job id its message carries:
 
-1. **claim** — one conditional UPDATE moves the job from ``enqueued`` (or a due
+1. **claim** — a conditional UPDATE moves the job from ``enqueued`` (or a due
    ``pending``) to ``running``, increments ``attempts`` and stamps the worker and a
    heartbeat. A second message for the same job (a re-send, a redelivery) finds nothing
    to claim and is dropped, so duplicates are harmless;
@@ -13,6 +13,9 @@ Every actor calls :meth:`Executor.execute` with the job id its message carries:
    ``pending`` with a back-off, or ``failed`` (a dead letter). Heartbeats and outcomes are
    fenced by the attempt number, so a worker that lost its job cannot overwrite the
    outcome of the worker that took it over.
+
+Claims and successes of a process's worker threads are batched
+(:mod:`~crmhub.core.jobs.batching`); other outcomes are rare and written one by one.
 """
 
 from __future__ import annotations
@@ -24,59 +27,21 @@ import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from crmhub.core.jobs.batching import Batcher, Claimed
 from crmhub.core.jobs.bookkeeping import bookkeeping, release_thread_connection
 from crmhub.core.jobs.context import Defer, JobContext, job_context
 from crmhub.core.jobs.policy import Failure, attempts_allowed, backoff, classify
 from crmhub.core.jobs.registry import JobRegistry, job_registry
 from crmhub.core.logging import log_context
 from crmhub.core.models import Job
-from crmhub.core.storage.types import JSONType, UTCDateTime
 from pydantic_core import to_jsonable_python
-from sqlalchemy import and_, bindparam, or_, update
+from sqlalchemy import bindparam, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub
 
 JOB = Job.__table__
 log = logging.getLogger("crmhub.jobs")
-
-
-_AT = UTCDateTime()
-#: Claim a job: enqueued, or pending and due → running (the hot path: built once).
-CLAIM = (
-    update(JOB)
-    .where(
-        JOB.c.id == bindparam("job_id"),
-        or_(
-            JOB.c.status == "enqueued",
-            and_(JOB.c.status == "pending", JOB.c.run_after <= bindparam("due", type_=_AT)),
-        ),
-    )
-    .values(
-        status="running",
-        attempts=JOB.c.attempts + 1,
-        started_at=bindparam("started", type_=_AT),
-        heartbeat_at=bindparam("beat", type_=_AT),
-        finished_at=None,
-        worker=bindparam("worker"),
-    )
-    .returning(JOB.c.actor, JOB.c.args, JOB.c.attempts, JOB.c.max_attempts)
-)
-#: Record success, fenced by the attempt that claimed the job.
-SUCCEED = (
-    update(JOB)
-    .where(
-        JOB.c.id == bindparam("job_id"),
-        JOB.c.status == "running",
-        JOB.c.attempts == bindparam("attempt"),
-    )
-    .values(
-        status="succeeded",
-        finished_at=bindparam("finished", type_=_AT),
-        result=bindparam("outcome", type_=JSONType()),
-        error_kind=None,
-    )
-)
 
 
 def worker_name() -> str:
@@ -110,12 +75,14 @@ class Executor:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        self.batcher = Batcher(hub, worker=self.worker)
 
     # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the heartbeat thread."""
+        """Start the heartbeat thread and the batching of claims and successes."""
         if self._heartbeat is None:
+            self.batcher.start()
             self._heartbeat = threading.Thread(
                 target=self._beat, name="crmhub-heartbeat", daemon=True
             )
@@ -126,6 +93,7 @@ class Executor:
         self._closed.set()
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=5)
+        self.batcher.close()
 
     def running(self) -> dict[int, int]:
         """Jobs running in this process: id → attempt."""
@@ -183,16 +151,8 @@ class Executor:
             with self._lock:
                 self._running.pop(job_id, None)
 
-    def _claim(self, job_id: int) -> tuple[str, dict[str, Any], int, int] | None:
-        now = self.hub.now()
-        with bookkeeping(self.hub) as connection:
-            row = connection.execute(
-                CLAIM,
-                {"job_id": job_id, "due": now, "started": now, "beat": now, "worker": self.worker},
-            ).first()
-        if row is None:
-            return None
-        return row.actor, dict(row.args or {}), row.attempts, row.max_attempts
+    def _claim(self, job_id: int) -> Claimed | None:
+        return self.batcher.claim(job_id)
 
     def _run(self, context: JobContext, args: dict[str, Any]) -> str:
         spec = self.registry.get(context.actor)
@@ -234,22 +194,7 @@ class Executor:
         return bool(changed)
 
     def _finish(self, context: JobContext, *, result: dict[str, Any]) -> None:
-        with bookkeeping(self.hub) as connection:
-            changed = connection.execute(
-                SUCCEED,
-                {
-                    "job_id": context.job_id,
-                    "attempt": context.attempt,
-                    "finished": self.hub.now(),
-                    "outcome": result,
-                },
-            ).rowcount
-        if not changed:
-            log.warning(
-                "job %s was taken over by another worker; outcome of attempt %s dropped",
-                context.job_id,
-                context.attempt,
-            )
+        self.batcher.succeed(context.job_id, context.attempt, result)
 
     def _defer(self, context: JobContext, deferral: Defer) -> str:
         now = self.hub.now()

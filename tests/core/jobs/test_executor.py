@@ -255,3 +255,36 @@ def test_running_jobs_send_heartbeats(build_hub, jobs):
     runner.join()
     executor.close()
     assert beat > first
+
+
+def test_batched_claims_take_a_job_once_however_many_messages_arrive_together(setup):
+    import threading
+
+    from crmhub.core.jobs.batching import Batcher
+
+    hub, _ = setup
+    job_ids = [add(hub, "t.echo") for _ in range(5)]
+    batcher = Batcher(hub, worker="batch:1")
+    batcher.start()
+    barrier = threading.Barrier(20)
+    claimed: list[tuple[int, object]] = []
+
+    def claim(job_id: int) -> None:
+        barrier.wait()
+        claimed.append((job_id, batcher.claim(job_id)))
+
+    # Given four messages for each of five jobs, claimed at once
+    threads = [threading.Thread(target=claim, args=(job_ids[i % 5],)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for job_id in job_ids:
+        batcher.succeed(job_id, 1, {"ok": True})
+    batcher.close()
+
+    # Then each job was claimed once and recorded once
+    winners = sorted(job_id for job_id, result in claimed if result is not None)
+    assert winners == sorted(job_ids)
+    assert {job_row(hub, i).status for i in job_ids} == {"succeeded"}
+    assert {job_row(hub, i).attempts for i in job_ids} == {1}
