@@ -11,6 +11,7 @@ module                      holds
 ``registry`` / ``builtin``  job names → functions and queues; the built-in jobs
 ``broker``                  Redis / in-process brokers and actors, built per hub
 ``executor``                claim → run → record, heartbeats, fencing
+``batching``                group commit of claims and successes
 ``policy``                  retry classification, back-off with jitter, dead letters
 ``sender`` / ``relay``      outbox → broker; recovery of stale and lost jobs
 ``scheduler``               periodic syncs
