@@ -33,17 +33,18 @@ from typing import Any
 
 import dramatiq
 import redis
+from dramatiq.brokers.redis import RedisBroker
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import make_url
+
 from crmhub.core.hub import Hub, create_hub
 from crmhub.core.jobs import enqueue, enqueue_many
 from crmhub.core.jobs.runtime import attach_dispatcher
 from crmhub.core.models import Job, WebhookEvent
 from crmhub.core.settings import load_settings
 from crmhub.core.storage.engine import create_engine
-from dramatiq.brokers.redis import RedisBroker
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.engine import make_url
 
 BARE_QUEUE = "bench"
 CRMHUB = Path(sys.executable).parent / "crmhub"

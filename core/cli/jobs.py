@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+
 from crmhub.core.cli.context import cli_context
 from crmhub.core.cli.output import console, print_json, print_table
 from crmhub.core.jobs.admin import get_job, list_jobs, retry_failed, retry_job

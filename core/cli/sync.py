@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Optional
 
 import typer
+
 from crmhub.core.cli.context import cli_context
 from crmhub.core.cli.output import fail, print_json, print_table, progress
 from crmhub.core.models import SyncRun

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
+
 from crmhub.core.cli.context import cli_context
 from crmhub.core.cli.output import fail
 from crmhub.core.jobs.broker import is_embedded
 from crmhub.core.logging import configure_logging
 from crmhub.core.settings import resolve_config_path
-from rich.markup import escape
 
 
 def register(app: typer.Typer) -> None:

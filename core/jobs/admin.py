@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from crmhub.core.errors import InputError, NotFound
-from crmhub.core.jobs.queue import dispatch_after_commit
-from crmhub.core.models import Job
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+
+from crmhub.core.errors import InputError, NotFound
+from crmhub.core.jobs.queue import dispatch_after_commit
+from crmhub.core.models import Job
 
 JOB = Job.__table__
 STATUSES = ("pending", "enqueued", "running", "succeeded", "failed")

@@ -18,10 +18,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import and_, bindparam, or_, update
+
 from crmhub.core.jobs.bookkeeping import bookkeeping, release_thread_connection
 from crmhub.core.models import Job
 from crmhub.core.storage.types import JSONType, UTCDateTime
-from sqlalchemy import and_, bindparam, or_, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub

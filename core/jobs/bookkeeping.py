@@ -22,10 +22,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from crmhub.core.storage.engine import create_engine
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
+
+from crmhub.core.storage.engine import create_engine
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub

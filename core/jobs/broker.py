@@ -15,11 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+
 from crmhub.core.errors import ConfigError
 from crmhub.core.jobs.registry import JobRegistry
 from crmhub.core.settings import Settings
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 

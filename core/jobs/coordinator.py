@@ -15,6 +15,8 @@ import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import delete, update
+
 from crmhub.core.jobs.bookkeeping import release_thread_connection
 from crmhub.core.jobs.leases import acquire_lease, new_owner, release_lease
 from crmhub.core.jobs.relay import Relay, RelayReport
@@ -22,7 +24,6 @@ from crmhub.core.jobs.scheduler import schedule_syncs
 from crmhub.core.jobs.sender import Sender
 from crmhub.core.models import Job, WebhookEvent
 from crmhub.core.sync.runner import close_orphaned_runs
-from sqlalchemy import delete, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub

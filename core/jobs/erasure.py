@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, literal, select, update
+
 from crmhub.core.errors import NotFound, PermanentJobError, TransientRemoteError
 from crmhub.core.jobs.policy import classify
 from crmhub.core.jobs.queue import enqueue
 from crmhub.core.models import PrivacyRequest
 from crmhub.core.privacy import erase_customer
 from crmhub.core.storage.types import UTCDateTime
-from sqlalchemy import func, literal, select, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub

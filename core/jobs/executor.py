@@ -27,6 +27,9 @@ import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import to_jsonable_python
+from sqlalchemy import bindparam, update
+
 from crmhub.core.jobs.batching import Batcher, Claimed
 from crmhub.core.jobs.bookkeeping import bookkeeping, release_thread_connection
 from crmhub.core.jobs.context import Defer, JobContext, job_context
@@ -34,8 +37,6 @@ from crmhub.core.jobs.policy import Failure, attempts_allowed, backoff, classify
 from crmhub.core.jobs.registry import JobRegistry, job_registry
 from crmhub.core.logging import log_context
 from crmhub.core.models import Job
-from pydantic_core import to_jsonable_python
-from sqlalchemy import bindparam, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub

@@ -13,8 +13,9 @@ import importlib.util
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from crmhub.core.jobs.queue import enqueue
 from sqlalchemy.orm import Session
+
+from crmhub.core.jobs.queue import enqueue
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub

@@ -18,11 +18,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from crmhub.core.models import Lease
-from crmhub.core.storage.types import UTCDateTime
 from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+
+from crmhub.core.models import Lease
+from crmhub.core.storage.types import UTCDateTime
 
 LEASE = Lease.__table__
 

@@ -22,9 +22,10 @@ import random
 import traceback
 from dataclasses import dataclass
 
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
 from crmhub.core.errors import ErrorKind, error_kind, redact
 from crmhub.core.settings import JobSettings
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 BUG_ATTEMPTS = 3
 MAX_ERROR_LENGTH = 4000

@@ -13,10 +13,11 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from crmhub.core.models import Job
-from crmhub.core.storage.bulk import insert_returning_ids
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
+
+from crmhub.core.models import Job
+from crmhub.core.storage.bulk import insert_returning_ids
 
 JOB = Job.__table__
 ACTIVE = ("pending", "enqueued", "running")

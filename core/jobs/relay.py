@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import and_, or_, update
+
 from crmhub.core.jobs.bookkeeping import bookkeeping
 from crmhub.core.jobs.sender import BATCH, Sender
 from crmhub.core.models import Job
-from sqlalchemy import and_, or_, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub

@@ -18,6 +18,9 @@ import time
 from typing import TYPE_CHECKING
 
 import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import and_, func, or_, select, update
+
 from crmhub.core.errors import ConfigError
 from crmhub.core.jobs.bookkeeping import release_thread_connection
 from crmhub.core.jobs.broker import (
@@ -32,8 +35,6 @@ from crmhub.core.jobs.executor import Executor
 from crmhub.core.jobs.registry import job_registry
 from crmhub.core.jobs.sender import Dispatcher, Sender
 from crmhub.core.models import Job
-from dramatiq.brokers.stub import StubBroker
-from sqlalchemy import and_, func, or_, select, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub

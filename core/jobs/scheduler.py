@@ -14,10 +14,11 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import func, select
+
 from crmhub.core.jobs.queue import ACTIVE, enqueue
 from crmhub.core.models import Job, SyncRun
 from crmhub.core.sync import sync_job_key
-from sqlalchemy import func, select
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub

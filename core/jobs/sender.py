@@ -22,13 +22,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import dramatiq
+from sqlalchemy import select, update
+
 from crmhub.core.jobs.bookkeeping import bookkeeping, release_thread_connection
 from crmhub.core.jobs.broker import job_message
 from crmhub.core.jobs.queue import DISPATCH_KEY
 from crmhub.core.jobs.registry import JobRegistry
 from crmhub.core.models import Job
 from crmhub.core.storage.bulk import chunks
-from sqlalchemy import select, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub

@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select, update
+
 from crmhub.core.errors import NotFound
 from crmhub.core.ingest import ingestor
 from crmhub.core.jobs.followups import enqueue_followup
 from crmhub.core.jobs.policy import describe
 from crmhub.core.models import WebhookEvent
-from sqlalchemy import select, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from crmhub.core.errors import InputError, NotFound
 from crmhub.core.jobs.queue import enqueue
 from crmhub.core.models import SyncRun
 from crmhub.core.sync.errors import SyncBusy, SyncFailed, SyncInterrupted
 from crmhub.core.sync.runner import ProgressCallback, StreamSync, SyncProgress
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from collections.abc import Callable

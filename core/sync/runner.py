@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select, update
+
 from crmhub.core.ingest import ingestor
 from crmhub.core.jobs.followups import enqueue_followup
 from crmhub.core.jobs.leases import (
@@ -40,7 +42,6 @@ from crmhub.core.models import SyncCursor, SyncRun
 from crmhub.core.sources import Stream
 from crmhub.core.sync.errors import SyncBusy, SyncInterrupted
 from crmhub.core.sync.totals import hub_total, kind_from_name, reconcile, record_kind
-from sqlalchemy import select, update
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from crmhub.core.models import Order, SourceIdentity
-from crmhub.core.records import CanonicalRecord, CustomerRecord, OrderRecord
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+
+from crmhub.core.models import Order, SourceIdentity
+from crmhub.core.records import CanonicalRecord, CustomerRecord, OrderRecord
 
 IDENTITY = SourceIdentity.__table__
 ORDER = Order.__table__

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from crmhub.core.hub import Hub, create_hub
 from crmhub.core.plugins import load_plugins
 from crmhub.core.settings import load_settings
-
 from tests.core.jobs.support import rows, write_source
 
 #: Job timings short enough for tests (seconds).

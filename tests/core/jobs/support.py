@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from crmhub.core.hub import Hub
 from crmhub.core.models import Customer, Job, SourceIdentity
-from sqlalchemy import func, select
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

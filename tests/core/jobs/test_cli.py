@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from crmhub.core.cli.main import main
 from crmhub.core.jobs import enqueue
 from crmhub.core.jobs.executor import Executor
 from crmhub.core.jobs.leases import acquire_lease
-
 from tests.core.jobs.conftest import FAST_JOBS
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import insert, select, update
+
 from crmhub.core.errors import ConfigError
 from crmhub.core.jobs import enqueue, list_jobs, retry_job, start_embedded
 from crmhub.core.models import Job, SyncRun, WebhookEvent
-from sqlalchemy import insert, select, update
-
 from tests.core.jobs.processes import wait_for
 from tests.core.jobs.support import T0, count, hub_identities, job_row, read_source, source_view
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import insert, select
+
 from crmhub.core.errors import TransientRemoteError
 from crmhub.core.ingest import ingestor
 from crmhub.core.jobs import request_erasure
@@ -9,8 +11,6 @@ from crmhub.core.jobs.executor import Executor
 from crmhub.core.models import Customer, Job, PrivacyRequest, PushState
 from crmhub.core.plugins import hookimpl
 from crmhub.core.records import CustomerRecord
-from sqlalchemy import insert, select
-
 from tests.core.jobs.support import T0, job_row
 
 

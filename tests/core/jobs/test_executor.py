@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
+
 from crmhub.core.errors import (
     ConfigError,
     InputError,
@@ -16,8 +18,6 @@ from crmhub.core.jobs import Defer, current_job, enqueue, list_jobs, retry_job
 from crmhub.core.jobs.executor import Executor
 from crmhub.core.models import Job
 from crmhub.core.plugins import hookimpl
-from sqlalchemy import update
-
 from tests.core.jobs.support import T0, Clock, job_row
 
 JOB = Job.__table__

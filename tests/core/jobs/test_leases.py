@@ -6,7 +6,6 @@ import threading
 from datetime import timedelta
 
 from crmhub.core.jobs.leases import acquire_lease, lease_holder, release_lease, renew_lease
-
 from tests.core.jobs.support import T0
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from crmhub.core.jobs import enqueue, enqueue_many
 from crmhub.core.jobs.queue import DISPATCH_KEY
 from crmhub.core.models import Job
 from crmhub.core.sync import list_sync_runs, run_sync
-
 from tests.core.jobs.support import count
 
 JOB = Job.__table__

@@ -6,6 +6,10 @@ import socket
 from datetime import timedelta
 
 import pytest
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import update
+
 from crmhub.core.jobs import enqueue
 from crmhub.core.jobs.broker import declare_queues
 from crmhub.core.jobs.executor import Executor
@@ -13,10 +17,6 @@ from crmhub.core.jobs.registry import job_registry
 from crmhub.core.jobs.relay import Relay
 from crmhub.core.jobs.sender import Sender
 from crmhub.core.models import Job, WebhookEvent
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
-from sqlalchemy import update
-
 from tests.core.jobs.support import T0, Clock, job_row
 
 JOB = Job.__table__

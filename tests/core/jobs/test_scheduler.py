@@ -5,15 +5,15 @@ from __future__ import annotations
 import threading
 
 import pytest
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import update
+
 from crmhub.core.jobs.broker import declare_queues
 from crmhub.core.jobs.coordinator import Coordinator
 from crmhub.core.jobs.registry import job_registry
 from crmhub.core.jobs.scheduler import schedule_syncs
 from crmhub.core.jobs.sender import Sender
 from crmhub.core.models import Job
-from dramatiq.brokers.stub import StubBroker
-from sqlalchemy import update
-
 from tests.core.jobs.support import Clock, count
 
 JOB = Job.__table__

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
+
 from crmhub.core.errors import NotFound
 from crmhub.core.jobs.leases import acquire_lease
 from crmhub.core.models import Customer, Job, Lease, SyncCursor, SyncRun
 from crmhub.core.plugins import hookimpl
 from crmhub.core.sync import SyncBusy, SyncFailed, SyncInterrupted, request_sync, run_sync
-from sqlalchemy import select, update
-
 from tests.core.jobs.support import (
     T0,
     count,

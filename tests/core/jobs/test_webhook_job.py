@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import insert, select
+
 from crmhub.core.errors import NotFound
 from crmhub.core.jobs import enqueue, process_webhook_event, retry_job
 from crmhub.core.jobs.executor import Executor
 from crmhub.core.models import Customer, WebhookEvent
-from sqlalchemy import insert, select
-
 from tests.core.jobs.support import T0, count, hub_identities, job_row
 
 EVENT = WebhookEvent.__table__

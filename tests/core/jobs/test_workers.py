@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 import redis
+from sqlalchemy import insert, select
+from sqlalchemy.exc import OperationalError
+
 from crmhub.core.hub import Hub, create_hub
 from crmhub.core.jobs import enqueue, list_jobs, retry_job
 from crmhub.core.jobs.runtime import attach_dispatcher
@@ -26,9 +29,6 @@ from crmhub.core.settings import load_settings
 from crmhub.core.sync import request_sync
 from crmhub.core.testing.database import TemplateDatabase
 from crmhub.core.testing.pytest_plugin import in_ci
-from sqlalchemy import insert, select
-from sqlalchemy.exc import OperationalError
-
 from tests.core.jobs.processes import PrivateRedis, WorkerGroup, wait_for, write_config
 from tests.core.jobs.support import (
     count,

@@ -11,7 +11,6 @@ from typing import Any
 from crmhub.core.errors import TransientRemoteError, WebhookMalformed, WebhookRejected
 from crmhub.core.plugins import hookimpl
 from crmhub.core.webhooks import WebhookDelivery
-
 from crmhub_testsource.source import CustomersStream, TestSourceSettings, check_remote, to_record
 
 

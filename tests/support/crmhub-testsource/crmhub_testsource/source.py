@@ -10,11 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from crmhub.core.errors import TransientRemoteError
 from crmhub.core.instances import InstanceSettings
 from crmhub.core.records import CustomerRecord, utc
 from crmhub.core.sources import IncrementalState, Page, Stream
-from pydantic import Field
 
 
 class TestSourceSettings(InstanceSettings):
