@@ -71,8 +71,9 @@ def crmhub_register_jobs(hub: Hub) -> dict[str, Any] | None:
     Called once when a hub is created.
 
     :param hub: the hub.
-    :returns: job name → callable ``fn(hub, **args)``; names are prefixed by the plugin
-        (``email.send``). Jobs must be idempotent.
+    :returns: job name → callable ``fn(hub, **args)`` (or a
+        :class:`crmhub.core.jobs.JobSpec` to choose its queue); names are prefixed by the
+        plugin (``email.send``). Jobs must be idempotent.
     """
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 from typer.exceptions import TyperException
 
-from crmhub.core.cli import customers, db, importer, plugins_cmd, segments
+from crmhub.core.cli import customers, db, importer, jobs, plugins_cmd, segments, sync, worker
 from crmhub.core.cli.context import CliContext
 from crmhub.core.cli.output import fail
 from crmhub.core.errors import ConfigError, CrmhubError, InputError, NotFound
@@ -52,6 +52,9 @@ def build_app() -> typer.Typer:
     importer.register(app)
     customers.register(app)
     segments.register(app)
+    worker.register(app)
+    jobs.register(app)
+    sync.register(app)
     load_plugins().register_commands(app)
     return app
 

@@ -1,7 +1,7 @@
 """segments: removed segments keep their history; the last rule error is shown
 
-Revision ID: 0002_segments
-Revises: 0001
+Revision ID: 0003_segments
+Revises: 0002_jobs
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 import crmhub.core.storage.types
 
-revision = "0002_segments"
-down_revision = "0001"
+revision = "0003_segments"
+down_revision = "0002_jobs"
 branch_labels = None
 depends_on = None
 
