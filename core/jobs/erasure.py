@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import delete, func, literal, select, update
 
 from crmhub.core.errors import NotFound, PermanentJobError, TransientRemoteError
 from crmhub.core.jobs.policy import classify
 from crmhub.core.jobs.queue import enqueue
-from crmhub.core.models import PrivacyRequest
+from crmhub.core.models import PrivacyRequest, PushState
 from crmhub.core.privacy import erase_customer
 from crmhub.core.storage.types import UTCDateTime
 
@@ -90,6 +90,8 @@ def propagate_erasure(hub: Hub, request_id: int) -> dict[str, Any]:
         _save(hub, request_id, {**details, "destinations": outcomes}, complete=False)
     complete = all(state == "done" for state in outcomes.values())
     _save(hub, request_id, {**details, "destinations": outcomes}, complete=complete)
+    if complete:
+        _forget_push_state(hub, details.get("customers") or [row.customer_id])
     if transient:
         raise TransientRemoteError(
             f"erasure {request_id}: destinations failed and will be retried: {', '.join(transient)}",
@@ -100,6 +102,14 @@ def propagate_erasure(hub: Hub, request_id: int) -> dict[str, Any]:
             f"erasure {request_id}: destinations failed: {', '.join(permanent)}"
         )
     return {"request_id": request_id, "destinations": outcomes}
+
+
+def _forget_push_state(hub: Hub, customer_ids: list[int]) -> None:
+    """Once every destination removed the person, drop what the hub kept to reach them
+    there (remote ids and the email last pushed)."""
+    push_state = PushState.__table__
+    with hub.transaction() as session:
+        session.execute(delete(push_state).where(push_state.c.customer_id.in_(customer_ids)))
 
 
 def _save(hub: Hub, request_id: int, details: dict[str, Any], *, complete: bool) -> None:

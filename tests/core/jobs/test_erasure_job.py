@@ -87,6 +87,8 @@ def test_erasure_erases_now_and_tells_each_destination_in_a_job(build_hub):
     assert done.details["destinations"] == {"email.main": "done", "hubspot.main": "done"}
     assert done.completed_at is not None
     assert listener.told == [(customer_id, ["email.main"]), (customer_id, ["hubspot.main"])]
+    with hub.transaction() as session:  # nothing kept to reach the person remotely
+        assert session.execute(select(PushState.__table__)).all() == []
 
 
 def test_a_failing_destination_is_retried_without_telling_the_others_twice(build_hub):
