@@ -113,7 +113,7 @@ class WooStream(Stream[StateT], Generic[StateT]):
             check = check_webhooks(
                 client, url, [self.resource], reenable=self.settings.reenable_webhooks
             )
-        except RemoteError as exc:  # a read-only key may not list webhooks: sync anyway
+        except RemoteError as exc:  # webhooks are an extra: their check never stops a sync
             log.warning("%s: cannot check webhooks: %s", self.instance.id, exc.message)
             return Watch(ok_at=ok_at, meta={"webhook_check_error": exc.message})
         watch = Watch(
