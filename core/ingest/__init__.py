@@ -75,37 +75,32 @@ class IngestResult:
 class Ingestor:
     """Upserts canonical records for one hub."""
 
-    #: On PostgreSQL, refresh planner statistics after this many rows were written, so a
-    #: first sync into empty tables does not run on plans made for empty tables.
-    ANALYZE_EVERY = 50_000
+    #: On PostgreSQL, planner statistics are refreshed once the rows written since the last
+    #: ANALYZE pass 10% of the hot tables (at least 1,000 rows), so a first sync into empty
+    #: tables does not run on plans made for empty tables (sequential scans per key).
     HOT_TABLES = ("customer", "source_identity", '"order"', "order_line", "customer_stats", "consent")
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self._warned_currencies: set[str] = set()
         self._written_since_analyze = 0
-        self._analyzed_once = False
+        self._analyze_threshold = 1_000
 
     def _maybe_analyze(self, written: int) -> None:
         if self.hub.dialect != "postgresql":
             return
         self._written_since_analyze += written
-        threshold = 2_000 if not self._analyzed_once else self.ANALYZE_EVERY
-        if self._written_since_analyze < threshold:
+        if self._written_since_analyze < self._analyze_threshold:
             return
         self._written_since_analyze = 0
-        self._analyzed_once = True
         with self.hub.engine.connect() as connection:
             connection.execute(text(f"ANALYZE {', '.join(self.HOT_TABLES)}"))
+            rows = connection.execute(text(
+                "SELECT coalesce(sum(greatest(reltuples, 0)), 0) FROM pg_class "
+                "WHERE relname IN ('customer', 'source_identity', 'order')"
+            )).scalar_one()
             connection.commit()
-
-    def _warn_rate(self, currency: str) -> None:
-        if currency not in self._warned_currencies:
-            self._warned_currencies.add(currency)
-            log.warning(
-                "no exchange rate for %s; counting its orders at face value in %s "
-                "(set [hub] exchange_rates)", currency, self.hub.settings.hub.base_currency,
-            )
+        self._analyze_threshold = max(1_000, int(rows) // 10)
 
     def ingest(self, session: Session, records: list[CanonicalRecord], *, source: str = "") -> IngestResult:
         """Upsert ``records`` in ``session`` (the caller commits).

@@ -33,7 +33,8 @@ def _statistics(session: Session, customer_ids: Sequence[int], now: datetime) ->
         in_values(session, ORDER.c.customer_id, customer_ids),
         ORDER.c.deleted_at.is_(None),
         ORDER.c.cancelled_at.is_(None),
-        ORDER.c.status.not_in(("cancelled", "failed")),
+        ORDER.c.status != "cancelled",
+        ORDER.c.status != "failed",
     )
     raw_net = type_coerce(ORDER.c.net_total_base, BigInteger)
     raw_refunded = type_coerce(ORDER.c.refunded, BigInteger)
