@@ -101,11 +101,11 @@ def enrol(
     """Give each eligible customer not yet enrolled in the step a row in its arm, due at
     ``due_at`` (which also starts the conversion window of both arms)."""
     result = Enrolment(considered=len(customer_ids))
-    existing = set(row[0] for row in select_in(
+    existing = {row[0] for row in select_in(
         session,
         select(SEND.c.customer_id).where(SEND.c.instance == instance, SEND.c.kind == kind, SEND.c.name == name),
         SEND.c.customer_id, customer_ids,
-    ))
+    )}
     result.already = len(existing)
     checks = eligibility(session, [cid for cid in customer_ids if cid not in existing])
     rows = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -15,7 +15,7 @@ from crmhub.plugins.email.report import report
 from crmhub.plugins.email.runtime import instances, runtime
 from crmhub.plugins.email.suppression import list_suppressions, suppress, unsuppress
 
-Instance = Annotated[Optional[str], typer.Option("--instance", help="Email instance (when several define the name).")]
+Instance = Annotated[str | None, typer.Option("--instance", help="Email instance (when several define the name).")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 

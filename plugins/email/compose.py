@@ -17,18 +17,28 @@ part is derived from the HTML when the template has none.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import Any
 
 from markupsafe import Markup, escape
 
+from crmhub.core.errors import InputError
 from crmhub.plugins.email.links import LinkTable, add_pixel, html_to_text
-from crmhub.plugins.email.settings import CampaignSettings, EmailSettings, FlowSettings, SurveySettings
+from crmhub.plugins.email.mime import assemble
+from crmhub.plugins.email.settings import (
+    CampaignSettings,
+    EmailSettings,
+    FlowSettings,
+    SurveySettings,
+)
 from crmhub.plugins.email.templates import CompiledTemplate
 from crmhub.plugins.email.tokens import Purpose, TokenSigner
+
+_UNUSABLE = set("<>\r\n\t ,;\"")
+
+
+class UnusableAddress(InputError):
+    """A customer address that cannot be put in an SMTP command (spaces, brackets…)."""
 
 
 @dataclass(frozen=True)
@@ -80,9 +90,13 @@ class Composer:
         """Render and assemble one message for ``context['customer']``.
 
         :raises TemplateRenderError: the template failed for this customer.
+        :raises UnusableAddress: the customer's address cannot be used.
         """
         customer = context["customer"]
         customer_id = int(customer["id"])
+        address = customer["email"] or ""
+        if "@" not in address or _UNUSABLE & set(address) or not address.isprintable():
+            raise UnusableAddress(f"customer {customer_id}: {address!r} is not an address SMTP can use")
         unsubscribe = self.url("unsubscribe", Purpose.UNSUBSCRIBE, send_id, customer_id)
         full = {**context, "unsubscribe_url": unsubscribe, "campaign": {"kind": kind, "name": name, "segment": step.segment},
                 "public_url": self.public_url, "now": now, "survey": None}
@@ -101,14 +115,14 @@ class Composer:
             html = add_pixel(html, self.url("email/open", Purpose.OPEN, send_id, customer_id))
         headers = self._headers(customer, rendered.subject, unsubscribe, now)
         return Composed(
-            recipient=customer["email"], sender=self.sender, data=self._assemble(headers, html, text or ""),
+            recipient=customer["email"], sender=self.sender, data=assemble(headers, text or "", html),
             message_id=headers["Message-ID"], links=table.urls, subject=rendered.subject, html=html,
             text=text or "", headers=headers,
         )
 
     def _headers(self, customer: dict[str, Any], subject: str, unsubscribe: str, now: Any) -> dict[str, str]:
         name = " ".join(filter(None, [customer.get("first_name"), customer.get("last_name")]))
-        to = str(Address(display_name=name, addr_spec=customer["email"])) if name else customer["email"]
+        to = formataddr((name, customer["email"])) if name else customer["email"]
         targets = [f"<{unsubscribe}>"]
         if self.settings.unsubscribe_mailto:
             token = unsubscribe.rsplit("/", 1)[1]
@@ -121,13 +135,3 @@ class Composer:
         if self.settings.reply_to:
             headers["Reply-To"] = self.settings.reply_to
         return headers
-
-    @staticmethod
-    def _assemble(headers: dict[str, str], html: str | None, text: str) -> bytes:
-        message = EmailMessage(policy=SMTP)
-        for key, value in headers.items():
-            message[key] = value
-        message.set_content(text, subtype="plain", charset="utf-8")
-        if html is not None:
-            message.add_alternative(html, subtype="html", charset="utf-8")
-        return message.as_bytes()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -128,11 +129,11 @@ def load_contexts(session: Session, customer_ids: list[int], recommender: Recomm
     for row in customers:
         customer = dict(row._mapping)
         customer["orders_count"] = customer["orders_count"] or 0
-        customer["total_spent"] = customer["total_spent"] or Decimal("0")
+        customer["total_spent"] = customer["total_spent"] or Decimal(0)
         score = scores.get(row.id)
         contexts[row.id] = {
             "customer": customer,
             "scores": {name: getattr(score, name) if score is not None else None for name in SCORE_FIELDS},
-            "recommendations": LazyList(lambda cid=row.id: recommender.for_customer(cid)),
+            "recommendations": LazyList(partial(recommender.for_customer, row.id)),
         }
     return contexts

@@ -55,7 +55,7 @@ def cancel(session: Session, instance: str, name: str, customer_ids: Iterable[in
                            SEND.c.scheduled_at > now)
         .values(status="cancelled", detail="left the segment before it was due")
     )
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def on_segment_changed(hub: Hub, segment: str, entered: list[int], exited: list[int]) -> None:

@@ -27,6 +27,7 @@ class LinkTable:
         self.tracked_url = tracked_url
         self.urls: list[str] = []
         self._index: dict[str, int] = {}
+        self._tracked: list[str] = []
 
     def track(self, url: str) -> str:
         """The redirect that replaces ``url`` (``url`` itself when it is not tracked)."""
@@ -36,7 +37,8 @@ class LinkTable:
         if index is None:
             index = self._index[url] = len(self.urls)
             self.urls.append(url)
-        return self.tracked_url(index)
+            self._tracked.append(self.tracked_url(index))
+        return self._tracked[index]
 
     def rewrite_html(self, markup: str) -> str:
         """``markup`` with tracked ``href`` values."""

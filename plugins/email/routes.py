@@ -67,7 +67,7 @@ def public_router(hub: Hub) -> APIRouter:
         """Withdraw email consent. The body must be ``List-Unsubscribe=One-Click``."""
         try:
             form = await request.form()
-        except Exception:  # an unparsable body is not the RFC 8058 body
+        except Exception:  # noqa: BLE001 - an unparsable body is not the RFC 8058 body
             form = None
         if form is None or list(form.multi_items()) != [ONE_CLICK]:
             return HTMLResponse(pages.page("Bad request", "Expected the body List-Unsubscribe=One-Click."),

@@ -73,7 +73,7 @@ class SurveySettings(BaseModel):
     @property
     def answers(self) -> range:
         """The answers a link can carry."""
-        return range(0, 11) if self.kind == "nps" else range(1, 6)
+        return range(11) if self.kind == "nps" else range(1, 6)
 
 
 class _Audience(BaseModel):

@@ -64,6 +64,15 @@ def _kind(code: int) -> OutcomeKind:
     return "hard" if 500 <= code < 600 else "soft"
 
 
+def _path(address: str) -> str:
+    """``<address>`` for MAIL FROM / RCPT TO. smtplib's own quoting parses every address
+    with the email package (slower than the rest of the SMTP exchange); addresses here are
+    already normalised, so they are only checked for characters that break the command."""
+    if any(c in address for c in "<>\r\n ") or not address.isprintable():
+        raise ValueError(f"not a plain address: {address!r}")
+    return f"<{address}>"
+
+
 class SmtpSender:
     """Sends messages over one connection, reconnecting when the server drops it."""
 
@@ -129,7 +138,8 @@ class SmtpSender:
             if self._conn is None:
                 self._conn = self._connect()
             try:
-                code, reply = self._conn.mail(sender)
+                self._conn.putcmd("mail", f"FROM:{_path(sender)}")
+                code, reply = self._conn.getreply()
                 break
             except _LOST:
                 self._drop()
@@ -148,7 +158,8 @@ class SmtpSender:
             raise SmtpRejected(f"{self.key}: the SMTP server refuses the sender {sender}: {code} {_text(reply)}",
                                key=f"plugins.{self.key}.from_address")
         try:
-            code, reply = conn.rcpt(recipient)
+            conn.putcmd("rcpt", f"TO:{_path(recipient)}")
+            code, reply = conn.getreply()
         except _LOST:
             self._drop()
             raise SmtpUnavailable(f"{self.key}: SMTP connection lost before RCPT was answered", instance=self.key) from None

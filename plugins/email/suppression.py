@@ -15,8 +15,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from crmhub.core.identity.normalise import normalise_email
-from crmhub.core.storage.bulk import insert_ignore, select_in
+from crmhub.core.storage.bulk import select_in
 from crmhub.plugins.email.models import EmailSend, EmailSuppression
+from crmhub.plugins.email.outcomes import Executor, insert_ignore
 
 SUPPRESSION = EmailSuppression.__table__
 SEND = EmailSend.__table__
@@ -36,7 +37,7 @@ def suppressed(session: Session, hashes: Iterable[str]) -> set[str]:
 
 
 def suppress(
-    session: Session, *, email: str | None, hash_: str | None = None, reason: str, instance: str,
+    session: Executor, *, email: str | None, hash_: str | None = None, reason: str, instance: str,
     now: datetime, customer_id: int | None = None, detail: str | None = None,
 ) -> str:
     """Add an address (or its hash) to the list; an existing entry is kept as it is.
@@ -50,14 +51,14 @@ def suppress(
         "address_hash": key, "email": normalise_email(email) if email else None, "reason": reason,
         "detail": (detail or "")[:500] or None, "instance": instance, "customer_id": customer_id,
         "created_at": now,
-    }], ["address_hash"])
+    }], ("address_hash",))
     return key
 
 
 def unsuppress(session: Session, email: str) -> bool:
     """Remove an address from the list (an operator's decision). Returns whether it was there."""
     result = session.execute(delete(SUPPRESSION).where(SUPPRESSION.c.address_hash == address_hash(email)))
-    return bool(result.rowcount)
+    return bool(getattr(result, "rowcount", 0))
 
 
 def suppress_erased(session: Session, customer_id: int, *, instance: str, now: datetime) -> int:

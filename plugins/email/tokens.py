@@ -62,10 +62,12 @@ class TokenSigner:
     """Signs and verifies tokens with a key derived from the hub's secret key."""
 
     def __init__(self, secret_key: bytes) -> None:
-        self._key = _key(secret_key)
+        self._mac = hmac.new(_key(secret_key), digestmod=hashlib.sha256)
 
     def _tag(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()[:_TAG_BYTES]
+        mac = self._mac.copy()  # the keyed state, without hashing the key again
+        mac.update(payload)
+        return mac.digest()[:_TAG_BYTES]
 
     def sign(self, purpose: Purpose, send_id: int, customer_id: int, extra: int = 0) -> str:
         """A token for one link of one message."""

@@ -7,16 +7,15 @@ from datetime import timedelta
 
 import pytest
 from email_support import Clock, add_customers, interactions, join_segment, sends
+from sqlalchemy import select
 
 from crmhub.core.models import Job
-from crmhub.plugins.email.models import EmailSuppression
 from crmhub.plugins.email.campaigns import send_campaign
 from crmhub.plugins.email.jobs import deliver
+from crmhub.plugins.email.models import EmailSuppression
 from crmhub.plugins.email.smtp import SmtpRejected, SmtpUnavailable
 from crmhub.plugins.email.suppression import address_hash
 from crmhub.plugins.email.templates import TemplateRenderError
-from sqlalchemy import select
-
 from tests.conftest import T0
 
 
@@ -139,3 +138,23 @@ def test_a_template_broken_for_everyone_stops_before_anything_is_marked(email_hu
         send_campaign(hub, "spring")
 
     assert [row.status for row in sends(hub)] == ["queued", "queued"]
+
+
+def test_an_address_smtp_cannot_carry_fails_that_row_only(email_hub, smtp_server):
+    from sqlalchemy import update
+
+    from crmhub.core.models import Customer
+
+    hub = email_hub()
+    ids = add_customers(hub, 3)
+    with hub.transaction() as session:
+        session.execute(update(Customer.__table__).where(Customer.__table__.c.id == ids[1])
+                        .values(email="two words@example.com"))
+    join_segment(hub, "champions", ids)
+
+    summary = send_campaign(hub, "spring")
+
+    assert summary["delivery"]["sent"] == 2 and summary["delivery"]["failed"] == 1
+    failed = sends(hub, customer_id=ids[1])[0]
+    assert failed.status == "failed" and "not an address SMTP can use" in failed.detail
+    assert set(smtp_server.handler.per_recipient()) == {"c0@example.com", "c2@example.com"}

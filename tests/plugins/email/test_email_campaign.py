@@ -83,11 +83,11 @@ def test_only_consenting_unsuppressed_active_customers_are_mailed(email_hub, smt
 
 
 def test_consent_withdrawn_after_enrolment_is_checked_again_when_sending(email_hub, smtp_server):
+    from crmhub.core.ingest import ingestor
+    from crmhub.core.records import ConsentRecord, CustomerRecord
     from crmhub.plugins.email.audience import enrol
     from crmhub.plugins.email.delivery import Deliverer
     from crmhub.plugins.email.runtime import runtime
-    from crmhub.core.ingest import ingestor
-    from crmhub.core.records import ConsentRecord, CustomerRecord
 
     hub = email_hub()
     ids = add_customers(hub, 2)

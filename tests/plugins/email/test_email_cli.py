@@ -74,6 +74,7 @@ def test_suppressions_can_be_listed_added_and_removed(crmhub, email_hub):
     assert crmhub("email", "suppress", "Someone@Example.com")[0] == 0
     code, out, _ = crmhub("email", "suppressions", "--json")
     [entry] = json.loads(out)
+    assert code == 0
     assert (entry["email"], entry["reason"]) == ("someone@example.com", "manual")
     assert crmhub("email", "unsuppress", "someone@example.com")[0] == 0
     assert crmhub("email", "unsuppress", "someone@example.com")[0] == 1

@@ -64,7 +64,7 @@ def test_html_is_escaped_and_text_is_not(email_hub):
 
     result = ingestor(hub).ingest_and_commit([CustomerRecord(
         instance="import.default", external_id="x", email="x@example.com", first_name="<b>Bo & Co</b>")])
-    found = preview(hub, "spring", sorted(result.customer_ids)[0])
+    found = preview(hub, "spring", min(result.customer_ids))
     assert "<p>&lt;b&gt;Bo &amp; Co&lt;/b&gt;</p>" in found["html"]
     assert found["text"] == "<b>Bo & Co</b>" and found["subject"] == "For <b>Bo & Co</b>"
     assert found["eligible"] is False and found["reason"] == "no_consent"

@@ -2,7 +2,7 @@
 
 The send intent is committed before each SMTP transaction, so resuming never mails anyone
 twice: a customer whose message was in flight when the worker died stays in ``sending``
-and is not retried (at most once).
+and is not retried (at most once); so do those whose answers were not recorded yet.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from email_support import add_customers, join_segment, sends, write_config
 
 from crmhub.plugins.email.campaigns import send_campaign
+from crmhub.plugins.email.delivery import VERDICT_BATCH
 
 COUNT = 40
 
@@ -36,8 +37,9 @@ def _wait(condition, seconds=60.0):
 
 
 def _emails(hub, rows):
-    from crmhub.core.models import Customer
     from sqlalchemy import select
+
+    from crmhub.core.models import Customer
 
     table = Customer.__table__
     with hub.transaction() as session:
@@ -60,15 +62,15 @@ def test_killed_while_the_server_holds_a_message_resumes_without_a_duplicate(
         worker.wait(timeout=30)
     finally:
         gate.set()
-    _wait(lambda: len(smtp_server.handler.messages) == 11)
-    in_flight = sends(hub, status="sending")
-    assert _emails(hub, in_flight) == {"c10@example.com"}
+    assert len(smtp_server.handler.messages) == 11
+    unrecorded = _emails(hub, sends(hub, status="sending"))
+    assert "c10@example.com" in unrecorded and len(unrecorded) <= VERDICT_BATCH + 1
     # and the campaign is resumed
     summary = send_campaign(hub, "spring")
-    # Then everyone got exactly one message, including the one whose verdict was lost
+    # Then everyone got exactly one message, including the one whose answer was lost
     assert smtp_server.handler.per_recipient() == {f"c{i}@example.com": 1 for i in range(COUNT)}
     assert summary["delivery"]["sent"] == COUNT - 11
-    assert summary["statuses"] == {"sent": COUNT - 1, "sending": 1}
+    assert summary["statuses"] == {"sent": COUNT - len(unrecorded), "sending": len(unrecorded)}
 
 
 def test_killed_at_an_arbitrary_moment_resumes_without_a_duplicate(
@@ -88,7 +90,7 @@ def test_killed_at_an_arbitrary_moment_resumes_without_a_duplicate(
 
     received = smtp_server.handler.per_recipient()
     assert max(received.values()) == 1
-    unknown = _emails(hub, sends(hub, status="sending"))
-    assert len(unknown) <= 1
-    assert set(received) | unknown == {f"c{i}@example.com" for i in range(COUNT)}
+    missing = {f"c{i}@example.com" for i in range(COUNT)} - set(received)
+    assert len(missing) <= 1  # at most the message in flight, lost rather than sent twice
+    assert missing <= _emails(hub, sends(hub, status="sending"))
     assert {row.status for row in sends(hub)} <= {"sent", "sending"}
