@@ -22,7 +22,7 @@ import random
 from email.utils import formataddr, getaddresses
 
 ADDRESS_HEADERS = {"from", "to", "cc", "reply-to", "sender"}
-_WORD_BYTES = 45  # 45 bytes of UTF-8 → 60 base64 characters → a 72-character encoded word
+_WORD_BYTES = 42  # 42 bytes of UTF-8 → 56 base64 characters → a 68-character encoded word
 
 
 def _is_ascii(value: str) -> bool:
@@ -83,7 +83,7 @@ def assemble(headers: dict[str, str], text: str, html: str | None) -> bytes:
     """The whole message as bytes with CRLF line ends."""
     head = "".join(header(name, value) + "\r\n" for name, value in headers.items()) + "MIME-Version: 1.0\r\n"
     if html is None:
-        return head.encode("ascii") + _part("plain", text) + b"\r\n"
+        return head.encode("ascii") + _part("plain", text)
     # "=_" never occurs in quoted-printable text, so the boundary needs no strong randomness
     boundary = f"=_crmhub_{random.getrandbits(64):016x}"
     head += f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
