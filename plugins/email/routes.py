@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, private", "X-Robots-Tag": "noindex"}
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
+_PAGE: dict[str, Any] = {"content": {"text/html": {}}}
+#: What every link route may answer besides success (documented in the OpenAPI schema).
+LINK_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The token is malformed, tampered with, forged or of another purpose.", **_PAGE},
+    404: {"description": "The token is well signed but its message no longer exists.", **_PAGE},
+}
 
 
 def _invalid(exc: InvalidToken) -> HTMLResponse:
@@ -62,7 +68,9 @@ def public_router(hub: Hub) -> APIRouter:
             return _invalid(exc)
         return HTMLResponse(pages.unsubscribed(_sender(hub, done.instance)), headers=NO_STORE)
 
-    @router.post("/unsubscribe/{token}", response_class=HTMLResponse, summary="One-click unsubscribe (RFC 8058)")
+    @router.post("/unsubscribe/{token}", response_class=HTMLResponse, summary="One-click unsubscribe (RFC 8058)",
+                 responses={**LINK_ERRORS, 400: {
+                     "description": "The body is not List-Unsubscribe=One-Click, or the token is not valid.", **_PAGE}})
     async def unsubscribe_post(token: str, request: Request) -> HTMLResponse:
         """Withdraw email consent. The body must be ``List-Unsubscribe=One-Click``."""
         try:
@@ -74,12 +82,13 @@ def public_router(hub: Hub) -> APIRouter:
                                 status_code=400, headers=NO_STORE)
         return await run_in_threadpool(unsubscribe, token, "one-click")
 
-    @router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe link")
+    @router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe link", responses=LINK_ERRORS)
     def unsubscribe_get(token: str) -> HTMLResponse:
         """Withdraw email consent and show a confirmation page."""
         return unsubscribe(token, "link")
 
-    @router.get("/email/open/{token}", summary="Open pixel")
+    @router.get("/email/open/{token}", summary="Open pixel", response_class=Response, responses={
+        200: {"description": "A 1x1 transparent GIF.", "content": {"image/gif": {}}}, **LINK_ERRORS})
     def open_pixel(token: str) -> Response:
         """Record the first open of a message; answer a 1×1 GIF."""
         try:
@@ -88,7 +97,8 @@ def public_router(hub: Hub) -> APIRouter:
             return _invalid(exc)
         return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
-    @router.get("/email/click/{token}", summary="Click redirect")
+    @router.get("/email/click/{token}", summary="Click redirect", response_class=RedirectResponse, status_code=302,
+                responses={302: {"description": "To the link of the message the token names."}, **LINK_ERRORS})
     def click(token: str) -> Response:
         """Record a click and redirect to the message's link."""
         try:
@@ -97,7 +107,7 @@ def public_router(hub: Hub) -> APIRouter:
             return _invalid(exc)
         return RedirectResponse(url, status_code=302, headers=NO_STORE)
 
-    @router.get("/email/survey/{token}", response_class=HTMLResponse, summary="Survey answer")
+    @router.get("/email/survey/{token}", response_class=HTMLResponse, summary="Survey answer", responses=LINK_ERRORS)
     def survey(token: str) -> HTMLResponse:
         """Record a survey answer and thank the customer."""
         try:
@@ -117,13 +127,15 @@ def admin_router(hub: Hub) -> APIRouter | None:
     """``/api/v1/email/…`` behind the API key, or None without the API layer."""
     try:
         from crmhub.core.api.deps import api_router
+        from crmhub.core.api.errors import error_responses
     except ModuleNotFoundError as exc:
-        if exc.name not in ("crmhub.core.api", "crmhub.core.api.deps"):
+        if exc.name not in ("crmhub.core.api", "crmhub.core.api.deps", "crmhub.core.api.errors"):
             raise
         return None
     router: APIRouter = api_router("/email", tags=["email"])
 
-    @router.get("/campaigns/{name}/report", summary="Campaign or flow results, treated vs control")
+    @router.get("/campaigns/{name}/report", summary="Campaign or flow results, treated vs control",
+                responses=error_responses(404))
     def campaign_report(name: str, instance: str | None = None) -> dict[str, Any]:
         """Conversion and revenue per customer of both arms with 95% confidence intervals,
         and delivery counts (see docs/email.md)."""
