@@ -169,11 +169,11 @@ class Deliverer:
             self._settle(claims, row, "failed", exc.message, result)
             return
         self._rendered = True
-        if self.limiter is not None:
-            self.limiter.acquire()
         if not outcomes.claim(claims, row, composed, digest, run_id=self.run_id, now=self.hub.now()):
             self._settle(claims, row, "skipped", "no_longer_eligible", result)
             return
+        if self.limiter is not None:
+            self.limiter.acquire()
         try:
             outcome = smtp.send(composed.sender, composed.recipient, composed.data)
         except (SmtpUnavailable, SmtpRejected):

@@ -142,3 +142,31 @@ def test_unknown_names_and_unconfigured_segments_are_clear_errors(email_hub):
     with pytest.raises(InputError, match="is a flow"):
         send_campaign(hub, "welcome")
 
+
+
+
+def test_every_message_passes_the_shared_rate_limiter(email_hub, smtp_server):
+    from crmhub.core.http import TokenBucket
+    from crmhub.plugins.email.audience import enrol
+    from crmhub.plugins.email.delivery import Deliverer
+    from crmhub.plugins.email.runtime import runtime
+
+    hub = email_hub(rate_per_second=5)
+    ids = add_customers(hub, 6)
+    rt = runtime(hub, "email.main")
+    with hub.transaction() as session:
+        enrol(session, instance="email.main", kind="campaign", name="spring", step=rt.step("campaign", "spring"),
+              customer_ids=ids, due_at=hub.now())
+    deliverer = Deliverer(hub, rt)
+    assert deliverer.limiter.key == f"smtp:{smtp_server.host}:{smtp_server.port}"
+    assert deliverer.limiter.policies == {"send": TokenBucket(5.0, 5.0)}
+    calls = []
+    acquire, settle = deliverer.limiter.acquire, deliverer.limiter.settle
+    deliverer.limiter.acquire = lambda *a, **k: calls.append("acquire") or acquire(*a, **k)
+    deliverer.limiter.settle = lambda *a, **k: calls.append("settle") or settle(*a, **k)
+
+    deliverer.run()
+
+    assert calls == ["acquire", "settle"] * 6 and len(smtp_server.handler.messages) == 6
+    unlimited = email_hub()
+    assert Deliverer(unlimited, runtime(unlimited, "email.main")).limiter is None
