@@ -71,8 +71,9 @@ def crmhub_register_jobs(hub: Hub) -> dict[str, Any] | None:
     Called once when a hub is created.
 
     :param hub: the hub.
-    :returns: job name → callable ``fn(hub, **args)``; names are prefixed by the plugin
-        (``email.send``). Jobs must be idempotent.
+    :returns: job name → callable ``fn(hub, **args)`` (or a
+        :class:`crmhub.core.jobs.JobSpec` to choose its queue); names are prefixed by the
+        plugin (``email.send``). Jobs must be idempotent.
     """
 
 
@@ -263,7 +264,8 @@ def crmhub_on_segment_changed(
 ) -> None:
     """React to a segment refresh that changed membership (e.g. start an email flow).
 
-    Called after the refresh committed.
+    Called after the refresh committed. Large changes arrive in several calls of at most
+    10,000 ids each (entered and exited in separate calls), so memory stays flat.
 
     :param hub: the hub.
     :param segment: the segment's name.

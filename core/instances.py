@@ -39,6 +39,12 @@ class InstanceSettings(BaseModel):
         default=None, description='How often the scheduler syncs this instance, e.g. "15m".'
     )
 
+    sync_lookback: dict[str, str] = Field(
+        default_factory=dict,
+        description='Per-stream lookback window that re-reads the cursor\'s edge, e.g. {orders = "30m"} '
+        "(default: the stream's own).",
+    )
+
     @field_validator("sync_interval")
     @classmethod
     def _interval(cls, value: str | None) -> str | None:
@@ -46,10 +52,22 @@ class InstanceSettings(BaseModel):
             parse_duration(value)
         return value
 
+    @field_validator("sync_lookback")
+    @classmethod
+    def _lookbacks(cls, value: dict[str, str]) -> dict[str, str]:
+        for duration in value.values():
+            parse_duration(duration)
+        return value
+
     @property
     def sync_interval_seconds(self) -> int | None:
         """The sync interval in seconds, or None when the instance is not scheduled."""
         return parse_duration(self.sync_interval) if self.sync_interval else None
+
+    def lookback_seconds(self, stream: str) -> int | None:
+        """The configured lookback of ``stream`` in seconds, or None for the stream's default."""
+        value = self.sync_lookback.get(stream)
+        return parse_duration(value) if value else None
 
 
 SettingsT = TypeVar("SettingsT", bound=InstanceSettings)

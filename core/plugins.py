@@ -244,6 +244,10 @@ class PluginHooks:
             hub=hub, customer_id=customer_id, channel=channel, granted=granted, source=source
         )
 
+    def has_listeners(self, hook: str) -> bool:
+        """Whether any plugin implements ``hook`` (so callers can skip preparing its arguments)."""
+        return bool(getattr(self.pm.hook, hook).get_hookimpls())
+
     def segment_changed(self, hub: Hub, segment: str, entered: list[int], exited: list[int]) -> None:
         """Tell listeners about membership changes."""
         if entered or exited:

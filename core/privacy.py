@@ -93,12 +93,17 @@ def export_customer(session: Session, customer_id: int) -> dict[str, Any]:
     }
 
 
-def record_export(session: Session, customer_id: int, *, source: str, now: datetime) -> dict[str, Any]:
-    """Export a customer and keep an audit record of the request."""
+def record_export(
+    session: Session, customer_id: int, *, source: str, now: datetime, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Export a customer and keep an audit record of the request.
+
+    :param details: more audit facts without personal data (e.g. the source's request id).
+    """
     data = export_customer(session, customer_id)
     session.execute(insert(PrivacyRequest.__table__), {
         "kind": "export", "customer_id": customer_id, "source": source, "requested_at": now,
-        "completed_at": now, "details": {"sections": sorted(data)},
+        "completed_at": now, "details": {**(details or {}), "sections": sorted(data)},
     })
     return data
 

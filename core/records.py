@@ -176,4 +176,28 @@ class InteractionRecord(_Record):
         return utc(value)
 
 
-CanonicalRecord = CustomerRecord | OrderRecord | InteractionRecord
+class MergeRecord(_Record):
+    """A source says several of its records are one person (e.g. a HubSpot contact merge).
+
+    ``external_id`` is the record that remains; the customers of ``merged_external_ids``
+    (identities of the same instance) are merged with its customer into the oldest one,
+    unless an admin separated them before.
+    """
+
+    merged_external_ids: list[str]
+    reason: str = Field(default="", description="Shown in the merge ledger.")
+
+    @field_validator("merged_external_ids", mode="before")
+    @classmethod
+    def _str_ids(cls, value: Any) -> list[str]:
+        return [str(v) for v in value]
+
+
+class ErasureRecord(_Record):
+    """A source asks for a person's erasure (a GDPR delete, a redact webhook): the customer
+    of identity ``external_id`` is erased in the hub and the erasure told to destinations."""
+
+    reason: str = Field(default="", description="Kept in the audit record.")
+
+
+CanonicalRecord = CustomerRecord | OrderRecord | InteractionRecord | MergeRecord | ErasureRecord

@@ -82,6 +82,46 @@ class HubSettings(BaseModel):
         return value.upper()
 
 
+class JobSettings(BaseModel):
+    """The ``[jobs]`` table: retries, leases and timings of the job layer (times in seconds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    namespace: str = Field(
+        default="crmhub",
+        description="Prefix of the broker's Redis keys; hubs that share one Redis use different ones.",
+    )
+    max_attempts: int = Field(default=8, ge=1, description="Attempts before a failing job becomes a dead letter.")
+    retry_base: float = Field(
+        default=5.0, gt=0, description="The first retry waits up to this long (full jitter); the cap doubles per attempt."
+    )
+    retry_max: float = Field(default=3600.0, gt=0, description="Longest wait between two attempts.")
+    heartbeat_interval: float = Field(default=10.0, gt=0, description="How often a worker marks its running jobs alive.")
+    visibility_timeout: float = Field(
+        default=60.0, gt=0, description="A running job without a heartbeat for this long (its worker died) runs again."
+    )
+    redeliver_after: float = Field(
+        default=300.0, gt=0, description="A job handed to the broker but not started after this long is sent again."
+    )
+    relay_interval: float = Field(
+        default=1.0, gt=0, description="How often the active scheduler sends due jobs, recovers stale ones and schedules syncs."
+    )
+    poll_interval: float = Field(
+        default=0.1, gt=0, description="Longest an idle worker waits before it asks the broker for messages again."
+    )
+    leader_ttl: float = Field(default=30.0, gt=0, description="Scheduler leadership lapses this long after its last renewal.")
+    sync_lease_ttl: float = Field(
+        default=60.0, gt=0, description="A running sync's lock lapses this long after its last renewal (its worker died)."
+    )
+    followup_delay: float = Field(
+        default=30.0, ge=0, description="Scoring and segment refresh run this long after a sync changed data (bursts coalesce)."
+    )
+    shutdown_timeout: float = Field(
+        default=30.0, ge=0, description="On SIGTERM, `crmhub worker` waits this long for running jobs before it kills them."
+    )
+    retention_days: int = Field(default=7, ge=1, description="Succeeded jobs are deleted after this many days.")
+
+
 class SegmentSettings(BaseModel):
     """One ``[segments.<name>]`` table."""
 
@@ -102,6 +142,7 @@ class Settings(BaseSettings):
     )
 
     hub: HubSettings = Field(default_factory=HubSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
     plugins: dict[str, dict[str, dict[str, Any]]] = Field(
         default_factory=dict, description="Plugin instances: [plugins.<plugin>.<instance>]."
     )

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 from typer.exceptions import TyperException
 
-from crmhub.core.cli import customers, db, importer, plugins_cmd
+from crmhub.core.cli import customers, db, importer, jobs, plugins_cmd, segments, sync, worker
 from crmhub.core.cli.context import CliContext
 from crmhub.core.cli.output import fail
 from crmhub.core.errors import ConfigError, CrmhubError, InputError, NotFound
@@ -51,6 +51,10 @@ def build_app() -> typer.Typer:
     db.register(app)
     importer.register(app)
     customers.register(app)
+    segments.register(app)
+    worker.register(app)
+    jobs.register(app)
+    sync.register(app)
     load_plugins().register_commands(app)
     return app
 

@@ -18,11 +18,19 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from crmhub.core.ingest.actions import ActionBatch, apply_erasures, apply_merges
 from crmhub.core.ingest.customers import CustomerUpserter
 from crmhub.core.ingest.interactions import insert_interactions
 from crmhub.core.ingest.orders import OrderUpserter
 from crmhub.core.ingest.stats import refresh_stats
-from crmhub.core.records import CanonicalRecord, CustomerRecord, InteractionRecord, OrderRecord
+from crmhub.core.records import (
+    CanonicalRecord,
+    CustomerRecord,
+    ErasureRecord,
+    InteractionRecord,
+    MergeRecord,
+    OrderRecord,
+)
 
 if TYPE_CHECKING:
     from crmhub.core.hub import Hub
@@ -44,6 +52,7 @@ class IngestResult:
     order_ids: list[int] = field(default_factory=list)
     created_order_ids: list[int] = field(default_factory=list)
     merges: list[tuple[int, int, str]] = field(default_factory=list)
+    erased: list[int] = field(default_factory=list)
     consent_changes: list[tuple[int, str, bool, str]] = field(default_factory=list)
 
     @property
@@ -59,6 +68,7 @@ class IngestResult:
         self.order_ids += other.order_ids
         self.created_order_ids += other.created_order_ids
         self.merges += other.merges
+        self.erased += other.erased
         self.consent_changes += other.consent_changes
 
 
@@ -101,7 +111,8 @@ class Ingestor:
         """Upsert ``records`` in ``session`` (the caller commits).
 
         :param session: an open session; nothing is committed here.
-        :param records: customers, orders and interactions, in any mix and order.
+        :param records: customers, orders, interactions, merges and erasures, in any mix;
+            merges and erasures apply after the other records of the batch.
         :param source: the instance they came from, for listeners and logs.
         """
         now = self.hub.now()
@@ -137,6 +148,13 @@ class Ingestor:
             result.unchanged += interactions.unchanged
             result.skipped += interactions.skipped
             result.customer_ids |= interactions.touched_customers
+        actions = ActionBatch()
+        apply_merges(session, [r for r in records if isinstance(r, MergeRecord)], now, actions)
+        apply_erasures(session, [r for r in records if isinstance(r, ErasureRecord)], now, actions)
+        result.merges += actions.merges
+        result.erased = actions.erasures
+        result.updated += len(actions.merges) + len(actions.erasures)
+        result.unchanged += actions.unchanged
         for batch in batches:
             result.customer_ids |= batch.changed_customers
             result.merges += batch.merges

@@ -4,7 +4,8 @@ An order finds its customer through the identity its source gives
 (``customer_external_id``) or, for guest orders, by email/phone; a customer not seen yet is
 created from the order's contact details (as of the order's time, so a later customer
 record from the source wins). An order older than the stored version, or identical to it,
-changes nothing; a changed order replaces its lines and refunds.
+changes nothing; a changed order replaces its lines and refunds. An order whose customer
+identity was erased keeps being updated (amounts, status) without its personal data.
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ class OrderUpserter:
         for record, row, digest in todo:
             reference = customer_reference(record)
             customer_id = resolved.get((reference.instance, reference.external_id))
-            if customer_id is None:
+            erased = customer_id is None  # the order's customer identity was erased (GDPR)
+            if erased:
                 if row is None:
                     batch.skipped += 1
                     continue
@@ -145,6 +147,8 @@ class OrderUpserter:
                 "attributes": record.attributes, "updated_at": self.now,
                 "deleted_at": self.now if record.deleted else None,
             }
+            if erased:  # amounts may change; personal data must not come back
+                values.update(email=None, attributes={})
             batch.touched_customers.add(customer_id)
             if row is None:
                 inserts.append((record, {**values, "created_at": self.now}))

@@ -16,7 +16,8 @@ class Job(SQLModel, table=True):
 
     ``status``: pending (waiting for ``run_after``), enqueued (handed to the broker),
     running, succeeded, failed (a dead letter: exhausted or permanent). ``key`` dedupes
-    work that is already pending (e.g. one sync per instance and stream)."""
+    work that is already pending (e.g. one sync per instance and stream). ``attempts`` is
+    incremented when a worker claims the job and fences its heartbeats and outcome."""
 
     __tablename__ = "job"
     __table_args__ = (
@@ -36,6 +37,7 @@ class Job(SQLModel, table=True):
     enqueued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    worker: str | None = Field(default=None, max_length=200, description="host:pid of the running worker")
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = None
     error_kind: str | None = Field(default=None, max_length=16)

@@ -12,7 +12,11 @@ from crmhub.core.storage.types import JSONType, UTCDateTime, utcnow
 
 
 class Segment(SQLModel, table=True):
-    """A segment as last loaded from the configuration, with its current size."""
+    """A segment as last loaded from the configuration, with its current size.
+
+    A segment removed from the configuration keeps its row and history: the next full
+    refresh exits its members and sets ``removed_at``. ``error`` holds the rule's last
+    check error (membership is then left as it was)."""
 
     __tablename__ = "segment"
 
@@ -23,6 +27,8 @@ class Segment(SQLModel, table=True):
     size: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     refreshed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    error: str | None = Field(default=None)
 
 
 class SegmentMember(SQLModel, table=True):

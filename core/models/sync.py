@@ -25,7 +25,8 @@ class SyncCursor(SQLModel, table=True):
 class SyncRun(SQLModel, table=True):
     """One run of one stream: counts, errors and whether it reconciled with the source.
 
-    ``status``: running, succeeded, completed_with_gaps, failed."""
+    ``status``: running, succeeded, completed_with_gaps, failed, interrupted (stopped by a
+    worker shutdown; the next run resumes from the cursor)."""
 
     __tablename__ = "sync_run"
     __table_args__ = (Index("ix_sync_run_instance", "instance", "stream", "started_at"),)
@@ -42,6 +43,7 @@ class SyncRun(SQLModel, table=True):
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    skipped: int = 0
     failed: int = 0
     expected_total: int | None = None
     actual_total: int | None = None

@@ -20,7 +20,8 @@ class IncrementalState(BaseModel):
     - ``resume``: the source's page token to continue the current run (``None`` between runs).
 
     The boundary is inclusive and re-read with a lookback window; ingestion is idempotent,
-    so records seen twice change nothing.
+    so records seen twice change nothing. Subclasses may add typed fields: every method
+    returns a copy of the same class with them kept.
     """
 
     since: datetime | None = None
@@ -40,7 +41,7 @@ class IncrementalState(BaseModel):
         if self.resume is not None and not full:
             return self
         run_since = None if full or self.since is None else self.since - lookback
-        return IncrementalState(since=self.since, run_since=run_since, extra=self.extra)
+        return self.model_copy(update={"run_since": run_since, "max_seen": None, "resume": None})
 
     def advance(self, *, seen: datetime | None, resume: dict[str, Any] | None) -> IncrementalState:
         """The state after a page: remember the newest update seen and where to resume."""
@@ -54,4 +55,6 @@ class IncrementalState(BaseModel):
         since = self.since
         if self.max_seen is not None and (since is None or self.max_seen > since):
             since = self.max_seen
-        return IncrementalState(since=since, extra=self.extra)
+        return self.model_copy(
+            update={"since": since, "run_since": None, "max_seen": None, "resume": None}
+        )

@@ -2,12 +2,13 @@
 
 ``CRMHUB_TEST_DB`` picks the backend (``sqlite``, the default, or ``postgresql``);
 ``CRMHUB_TEST_PG_URL`` points at the PostgreSQL server (default
-``postgresql+psycopg://postgres@127.0.0.1:5432/test``). Each pytest-xdist worker gets its
-own PostgreSQL database; each test starts from empty tables.
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``). Each pytest-xdist worker of each
+checkout gets its own PostgreSQL database; each test starts from empty tables.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -20,6 +21,8 @@ from crmhub.core.storage import migrate
 from crmhub.core.storage.engine import create_engine
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+#: Tells apart the databases of different checkouts testing against one server at once.
+CHECKOUT = hashlib.sha1(str(Path(__file__).resolve()).encode()).hexdigest()[:8]
 
 
 def backend() -> str:
@@ -30,11 +33,11 @@ def backend() -> str:
 class TemplateDatabase:
     """A migrated database that tests reset cheaply between runs."""
 
-    def __init__(self, workdir: Path, worker: str, plugin_folders: list[str]) -> None:
+    def __init__(self, workdir: Path, worker: str, plugin_folders: list[str], kind: str | None = None) -> None:
         self.workdir = workdir
         self.worker = worker
         self.plugin_folders = plugin_folders
-        self.kind = backend()
+        self.kind = kind or backend()
         if self.kind == "sqlite":
             self.template = workdir / "template.db"
             engine = create_engine(f"sqlite:///{self.template}")
@@ -42,7 +45,7 @@ class TemplateDatabase:
             engine.dispose()
         elif self.kind == "postgresql":
             server = make_url(os.environ.get("CRMHUB_TEST_PG_URL", DEFAULT_PG))
-            name = f"crmhub_test_{worker}"
+            name = f"crmhub_test_{worker}_{CHECKOUT}"
             admin = create_engine(server.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -158,6 +158,8 @@ class ContactStore:
         self.archived_ids: list[int] = []
         self.by_email: dict[str, int] = {}
         self.merged_into: dict[int, int] = {}
+        self.purged: set[int] = set()
+        self.blocklist: set[str] = set()
         self.custom_properties: set[str] = set(custom_properties)
         self.strict = strict
         self.version = 0
@@ -290,6 +292,16 @@ class ContactStore:
                 del self.by_email[key]
         self.version += 1
 
+    def purge(self, contact: Contact) -> None:
+        """Delete a contact permanently (a GDPR delete): no listing or search shows it again."""
+        (self.archived_ids if contact.archived else self.live_ids).remove(contact.id)
+        for key in _emails_of(contact):
+            if self.by_email.get(key) == contact.id:
+                del self.by_email[key]
+        del self.contacts[contact.id]
+        self.purged.add(contact.id)
+        self.version += 1
+
     def merge(self, primary: Contact, merged: Contact, now: datetime) -> None:
         """Merge ``merged`` into ``primary``: it keeps its values and gains the other e-mail."""
         emails = [e for e in (primary.properties.get("hs_additional_emails") or "").split(";") if e]
@@ -356,8 +368,9 @@ def _emails_of(contact: Contact) -> list[str]:
 
 
 def _value(contact: Contact, name: str) -> str | None:
-    if name == "lastmodifieddate":
-        return str(int(contact.updated_ts * 1000))
+    if name == "lastmodifieddate":  # the property's own milliseconds, exactly
+        when = contact.updated
+        return str(int(when.replace(microsecond=0).timestamp()) * 1000 + when.microsecond // 1000)
     return contact.properties.get(name)
 
 

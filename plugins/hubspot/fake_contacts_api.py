@@ -12,7 +12,10 @@
 - ``POST …/batch/upsert`` (≤ 100 inputs, else 400; duplicate ids in one batch are a 400;
   ``idProperty: "email"`` creates or updates; 200 with ``results[{id, new, properties}]``, or
   207 with ``errors[]`` and ``numErrors`` when some inputs fail), ``batch/read`` (≤ 100; 207
-  with ``OBJECT_NOT_FOUND`` for missing ids), ``batch/archive`` (204), ``…/merge``.
+  with ``OBJECT_NOT_FOUND`` for missing ids), ``batch/update`` by id (≤ 100; 207 with
+  ``OBJECT_NOT_FOUND`` for unknown ids; ``idProperty: "email"`` is refused as on the real API),
+  ``batch/archive`` (204), ``…/merge``, ``…/gdpr-delete`` (``{objectId, idProperty?}``: the
+  contact is deleted for good and leaves every list; an unknown email is blocklisted; 204).
 """
 
 from __future__ import annotations
@@ -58,7 +61,9 @@ class ContactsApi:
             r(C + "/search", "contacts.search", self._search, ("POST",)),
             r(C + "/batch/upsert", "contacts.batch_upsert", self._batch_upsert, ("POST",)),
             r(C + "/batch/read", "contacts.batch_read", self._batch_read, ("POST",)),
+            r(C + "/batch/update", "contacts.batch_update", self._batch_update, ("POST",)),
             r(C + "/batch/archive", "contacts.batch_archive", self._batch_archive, ("POST",)),
+            r(C + "/gdpr-delete", "contacts.gdpr_delete", self._gdpr_delete, ("POST",)),
             r(C + "/merge", "contacts.merge", self._merge, ("POST",)),
             r(C + "/{cid}", "contacts.get", self._get_contact, ("GET",)),
             r(C + "/{cid}", "contacts.update", self._patch_contact, ("PATCH",)),
@@ -209,6 +214,68 @@ class ContactsApi:
             payload["errors"] = errors
             return json_response(payload, 207)
         return json_response(payload)
+
+    async def _batch_update(self, request: Request) -> Response:
+        body = await read_json(request)
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        if not isinstance(inputs, list):
+            return hs_error(400, "Invalid input JSON on line 1: inputs is required")
+        if len(inputs) > BATCH_LIMIT:
+            return hs_error(400, f"Batch input limit is {BATCH_LIMIT}; got {len(inputs)} inputs")
+        started = hs_time(self.portal.now())
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        with self.portal.lock:
+            for item in inputs:
+                item = item if isinstance(item, dict) else {}
+                id_property = item.get("idProperty") or "hs_object_id"
+                if id_property != "hs_object_id":
+                    outcome = _batch_error(
+                        "VALIDATION_ERROR",
+                        f"Unable to perform update/upsert by non-unique 0-1 property {id_property}",
+                        str(item.get("id", "")),
+                    )
+                else:
+                    outcome = self._upsert_one({**item, "idProperty": "hs_object_id"})
+                    outcome.pop("new", None)
+                (errors if outcome.get("status") == "error" else results).append(outcome)
+        payload: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": hs_time(self.portal.now()),
+        }
+        if errors:
+            payload["numErrors"] = len(errors)
+            payload["errors"] = errors
+            return json_response(payload, 207)
+        return json_response(payload)
+
+    async def _gdpr_delete(self, request: Request) -> Response:
+        body = await read_json(request)
+        key = str(body.get("objectId", "")).strip() if isinstance(body, dict) else ""
+        if not key:
+            return hs_error(400, "Invalid input JSON: objectId is required")
+        by_email = body.get("idProperty") == "email"
+        with self.portal.lock:
+            store = self.portal.contacts
+            if by_email:
+                contact = store.find_email(key)
+                if contact is None:
+                    store.blocklist.add(key.lower())
+                    return Response(status_code=204)
+            else:
+                contact = store.resolve(int(key)) if key.isdigit() else None
+                if contact is None:
+                    return self._not_found_id(key)
+            for lst in self.portal.lists.lists.values():
+                lst.remove(contact.id)
+            store.purge(contact)
+        return Response(status_code=204)
+
+    def _not_found_id(self, key: str) -> Response:
+        return hs_error(404, "Object not found.  objectId are usually numeric.", "OBJECT_NOT_FOUND",
+                        context={"id": [key]})
 
     def _upsert_one(self, item: dict[str, Any]) -> dict[str, Any]:
         key = str(item.get("id", "")).strip()

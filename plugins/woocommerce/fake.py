@@ -67,6 +67,8 @@ class FakeWooCommerce(FakeService):
     :param currency: store currency.
     :param site_url: site root announced in webhooks; defaults to the served URL.
     :param allow_basic: False refuses Basic auth, as WooCommerce does over plain HTTP.
+    :param key_permissions: the API key's permissions, ``read``, ``write`` or ``read_write``;
+        a request the key may not make gets WooCommerce's 401.
     :param clock: the fake's clock; :param faults: initial fault plan.
     """
 
@@ -79,6 +81,7 @@ class FakeWooCommerce(FakeService):
         currency: str = "EUR",
         site_url: str | None = None,
         allow_basic: bool = True,
+        key_permissions: str = "read_write",
         clock: Clock | None = None,
         faults: FaultPlan | None = None,
     ) -> None:
@@ -88,6 +91,7 @@ class FakeWooCommerce(FakeService):
         self.tz: tzinfo = ZoneInfo(timezone)
         self.currency = currency
         self.allow_basic = allow_basic
+        self.key_permissions = key_permissions
         self._site_url = site_url
         self.oauth = OAuthVerifier(consumer_key, consumer_secret, time.time)
         self.customers: RecordTable[CustomerMeta] = RecordTable()
@@ -373,7 +377,22 @@ class FakeWooCommerce(FakeService):
         return WooRest(self).routes()
 
     def check_auth(self, request: Request) -> Response | None:
-        """OAuth 1.0a when ``oauth_*`` parameters are present, else Basic / query credentials."""
+        """OAuth 1.0a when ``oauth_*`` parameters are present, else Basic / query credentials;
+        then the key's read/write permissions."""
+        problem = self._authenticate(request)
+        if problem is not None:
+            return problem
+        reading = request.method in ("GET", "HEAD")
+        if self.key_permissions not in ("read_write", "read" if reading else "write"):
+            kind = "read" if reading else "write"
+            return wc_error(
+                "woocommerce_rest_authentication_error",
+                f"The API key provided does not have {kind} permissions.",
+                401,
+            )
+        return None
+
+    def _authenticate(self, request: Request) -> Response | None:
         items = request.query_params.multi_items()
         if any(k.startswith("oauth_") for k, _ in items):
             url = f"{request.url.scheme}://{request.url.netloc}{request.url.path}"

@@ -3,6 +3,7 @@
 :class:`WooRest` serves a :class:`~crmhub.plugins.woocommerce.fake.FakeWooCommerce`'s data the
 way WordPress and WooCommerce do:
 
+- ``_fields`` (WordPress's global parameter) keeps only the named top-level fields;
 - ``page`` (1-based), ``per_page`` (default 10; 1–100, otherwise 400 ``rest_invalid_param``
   as WordPress validates it), ``offset``; ``X-WP-Total``, ``X-WP-TotalPages`` and a ``Link``
   header with ``rel="prev"``/``rel="next"`` (credentials and ``oauth_*`` parameters left out);
@@ -176,6 +177,12 @@ class WooRest:
             links.append(f'<{base}?{urlencode(kept + [("page", str(page + 1))])}>; rel="next"')
         if links:
             headers["Link"] = ", ".join(links)
+        fields = _list_param(q, "_fields")
+        if fields:  # WordPress's global _fields: only these top-level fields of each record
+            body = json.dumps(
+                [{k: v for k, v in item.items() if k in fields} for item in json.loads(body)],
+                separators=(",", ":"),
+            ).encode()
         return json_response(None, headers=headers, raw=body)
 
     def _order_query(self, q: Any) -> tuple[Any, ...]:
@@ -258,6 +265,8 @@ class WooRest:
             out.append(rid)
         if orderby in ("date", "title"):
             out.sort(key=lambda r: (meta[r].created, r))
+        elif orderby == "id":
+            out.sort()  # an include list comes in its own order otherwise
         elif orderby == "include" and include:
             position = {rid: n for n, rid in enumerate(include)}
             out.sort(key=lambda r: position[r])
@@ -290,6 +299,8 @@ class WooRest:
             out.sort(key=lambda r: (meta[r].name, r))
         elif orderby == "registered_date":
             out.sort(key=lambda r: (meta[r].created, r))
+        elif orderby == "id":
+            out.sort()  # an include list comes in its own order otherwise
         elif orderby == "include" and include:
             position = {rid: n for n, rid in enumerate(include)}
             out.sort(key=lambda r: position[r])

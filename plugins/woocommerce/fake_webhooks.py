@@ -4,7 +4,8 @@ A delivery is ``POST`` with ``Content-Type: application/json`` and the body
 ``trim(wp_json_encode($payload))``: compact JSON with ``/`` escaped as ``\\/`` and non-ASCII
 characters as ``\\uXXXX`` (PHP's ``json_encode`` defaults). Headers are
 ``X-WC-Webhook-Source`` (site URL with a trailing slash), ``-Topic``, ``-Resource``,
-``-Event``, ``-Signature`` (``base64(HMAC-SHA256(secret, body))``), ``-ID`` and
+``-Event``, ``-Signature`` (``base64(HMAC-SHA256(secret, body))``, the secret after
+``wp_specialchars_decode``), ``-ID`` and
 ``-Delivery-ID``, and the user agent ``WooCommerce/8.9.1 Hookshot (WordPress/6.5.3)``.
 
 There are no retries. A response code from 200 to 302 resets the webhook's
@@ -23,6 +24,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import string
 import threading
@@ -42,6 +44,7 @@ __all__ = [
     "WooWebhook",
     "wc_signature",
     "wp_json_encode",
+    "wp_specialchars_decode",
 ]
 
 USER_AGENT = "WooCommerce/8.9.1 Hookshot (WordPress/6.5.3)"
@@ -57,11 +60,28 @@ def wp_json_encode(payload: Any) -> bytes:
     return text.replace("/", "\\/").strip().encode("ascii")
 
 
+_SPECIALCHARS = re.compile(r"&(?:amp|lt|gt|quot|#0*39|#x0*27|#0*34|#x0*22);", re.IGNORECASE)
+_DECODED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"'}
+
+
+def wp_specialchars_decode(text: str) -> str:
+    """WordPress's ``wp_specialchars_decode($text, ENT_QUOTES)``: one pass over the entities
+    ``&amp; &lt; &gt; &quot; &#039;`` (and numeric quote forms), nothing else."""
+
+    def decode(match: re.Match[str]) -> str:
+        name = match.group(0)[1:-1].lower()
+        if name in _DECODED:
+            return _DECODED[name]
+        return "'" if name.lstrip("#x0") in ("39", "27") else '"'
+
+    return _SPECIALCHARS.sub(decode, text)
+
+
 def wc_signature(secret: str, body: bytes) -> str:
-    """``X-WC-Webhook-Signature``: ``base64_encode(hash_hmac('sha256', $body, $secret, true))``."""
-    return base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()).decode(
-        "ascii"
-    )
+    """``X-WC-Webhook-Signature``: ``base64_encode(hash_hmac('sha256', $body,
+    wp_specialchars_decode($secret, ENT_QUOTES), true))``."""
+    key = wp_specialchars_decode(secret).encode("utf-8")
+    return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode("ascii")
 
 
 def _password(length: int = 50) -> str:

@@ -90,3 +90,30 @@ def test_an_erased_customer_is_not_brought_back_by_a_resync(hub):
     assert result.skipped == 1
     with hub.transaction() as session:
         assert session.exec(select(Customer).where(Customer.email == "erin@example.com")).scalars().all() == []
+
+
+def test_a_changed_order_of_an_erased_customer_updates_without_personal_data(hub):
+    _seed(hub)
+    with hub.transaction() as session:
+        erase_customer(session, 1, source="api", reason=None, now=T0)
+
+    result = ingestor(hub).ingest_and_commit([
+        OrderRecord(instance="shopify.main", external_id="o1", customer_external_id="1", email="Erin@Example.com",
+                    currency="USD", total=Decimal("25"), placed_at=T0, source_updated_at=T0 + timedelta(days=2),
+                    status="refunded", attributes={"note": "call Erin"}),
+    ])
+
+    assert result.updated == 1
+    with hub.transaction() as session:
+        order = session.execute(select(Order).where(Order.external_id == "o1")).scalar_one()
+        assert (order.status, order.email, order.attributes, order.customer_id) == ("refunded", None, {}, 1)
+
+
+def test_export_records_extra_audit_details(hub):
+    from crmhub.core.privacy import record_export
+
+    _seed(hub)
+    with hub.transaction() as session:
+        record_export(session, 1, source="shopify.main", now=T0, details={"shopify_data_request_id": 9999})
+        [audit] = session.exec(select(PrivacyRequest)).scalars().all()
+    assert audit.details["shopify_data_request_id"] == 9999 and "orders" in audit.details["sections"]

@@ -371,6 +371,37 @@ def test_batch_read_archive_and_single_contact_calls(fresh: FakeHubSpot) -> None
     assert deleted.status_code == 204
 
 
+def test_batch_update_by_id_and_gdpr_delete(fresh: FakeHubSpot) -> None:
+    a, b, c = fresh.contact_ids[:3]
+    b_email = fresh.contact(b)["properties"]["email"]
+    lst = fresh.create_list("Members")
+    with client(fresh) as http:
+        http.put(f"{L}/{lst['listId']}/memberships/add", json=[str(a), str(b)])
+        updated = http.post(
+            C + "/batch/update",
+            json={"inputs": [{"id": str(a), "properties": {"crmhub_segments": "vip"}},
+                             {"id": "999999", "properties": {"crmhub_segments": "vip"}}]},
+        )
+        by_email = http.post(
+            C + "/batch/update",
+            json={"inputs": [{"idProperty": "email", "id": b_email, "properties": {"city": "X"}}]},
+        )
+        purged = http.post(C + "/gdpr-delete", json={"objectId": str(a)})
+        purged_by_email = http.post(C + "/gdpr-delete", json={"objectId": b_email, "idProperty": "email"})
+        unknown_email = http.post(C + "/gdpr-delete", json={"objectId": "nobody@x.io", "idProperty": "email"})
+        unknown_id = http.post(C + "/gdpr-delete", json={"objectId": "999999"})
+        binned = http.get(C, params={"archived": "true"})
+    assert updated.status_code == 207
+    assert [r["properties"]["crmhub_segments"] for r in updated.json()["results"]] == ["vip"]
+    assert updated.json()["errors"][0]["category"] == "OBJECT_NOT_FOUND"
+    assert "non-unique" in by_email.json()["errors"][0]["message"]
+    assert purged.status_code == purged_by_email.status_code == unknown_email.status_code == 204
+    assert unknown_id.status_code == 404
+    assert fresh.contact_ids[0] == c and a not in fresh.contact_ids and b not in fresh.contact_ids
+    assert binned.json()["results"] == [] and fresh.list_members(lst["listId"]) == []
+    assert "nobody@x.io" in fresh.contacts.blocklist
+
+
 def test_merge_keeps_the_primary_and_redirects_the_merged_id(fresh: FakeHubSpot) -> None:
     primary, merged = fresh.contact_ids[:2]
     merged_email = fresh.contact(merged)["properties"]["email"]

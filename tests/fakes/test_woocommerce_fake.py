@@ -464,3 +464,43 @@ def test_webhooks_rest_endpoints(fresh: FakeWooCommerce) -> None:
     assert [h["id"] for h in listed.json()] == [hook_id]
     assert one.json()["topic"] == "order.updated" and "secret" not in one.json()
     assert bad_topic.status_code == 400
+
+
+def test_signatures_use_the_entity_decoded_secret(fresh: FakeWooCommerce) -> None:
+    receiver = RecordingReceiver()
+    with receiver.serve() as server:
+        hook = fresh.create_webhook("order.updated", server.url + "/h", secret="a&amp;b&#039;c&lt;")
+        fresh.deliver(hook.id, None, {"id": 1})
+    request = receiver.requests[0]
+    key = b"a&b'c<"  # wp_specialchars_decode($secret, ENT_QUOTES)
+    expected = base64.b64encode(hmac.new(key, request.body, hashlib.sha256).digest()).decode()
+    assert request.headers["x-wc-webhook-signature"] == expected
+
+
+def test_key_permissions_limit_reads_and_writes(fresh: FakeWooCommerce) -> None:
+    hook = fresh.create_webhook("order.updated", "http://127.0.0.1:9/h", status="disabled")
+    fresh.key_permissions = "read"
+    with client(fresh) as http:
+        listed = http.get(API + "/webhooks")
+        refused = http.put(API + f"/webhooks/{hook.id}", json={"status": "active"})
+    fresh.key_permissions = "write"
+    with client(fresh) as http:
+        unreadable = http.get(API + "/orders")
+    assert listed.status_code == 200
+    assert refused.status_code == 401
+    assert refused.json()["message"] == "The API key provided does not have write permissions."
+    assert unreadable.json()["message"] == "The API key provided does not have read permissions."
+    assert fresh.webhook(hook.id).status == "disabled"
+
+
+def test_fields_and_orderby_id_with_include(store: FakeWooCommerce) -> None:
+    wanted = [store.order_ids[7], store.order_ids[2], store.order_ids[5]]
+    with client(store) as http:
+        ids_only = http.get(API + "/orders", params={"_fields": "id,status", "per_page": 5})
+        by_id = http.get(
+            API + "/orders",
+            params={"include": ",".join(map(str, wanted)), "orderby": "id", "order": "asc"},
+        )
+    assert all(set(o) == {"id", "status"} for o in ids_only.json())
+    assert ids_only.headers["X-WP-Total"] == str(len(store.order_ids))
+    assert [o["id"] for o in by_id.json()] == sorted(wanted)
