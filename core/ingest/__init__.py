@@ -102,6 +102,14 @@ class Ingestor:
             connection.commit()
         self._analyze_threshold = max(1_000, int(rows) // 10)
 
+    def _warn_rate(self, currency: str) -> None:
+        if currency not in self._warned_currencies:
+            self._warned_currencies.add(currency)
+            log.warning(
+                "no exchange rate for %s; counting its orders at face value in %s "
+                "(set [hub] exchange_rates)", currency, self.hub.settings.hub.base_currency,
+            )
+
     def ingest(self, session: Session, records: list[CanonicalRecord], *, source: str = "") -> IngestResult:
         """Upsert ``records`` in ``session`` (the caller commits).
 
