@@ -191,6 +191,12 @@ def main() -> None:
         print(f"generated {facts['customers']:,} customers, {facts['orders']:,} orders, "
               f"{facts['refunds']:,.0f} refunds, {facts['interactions']:,.0f} interactions "
               f"in {facts['seconds']:.0f} s (not part of any measurement)", flush=True)
+    else:  # start from no scores, so that the first run is one
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+            for table in ("score_history", "customer_score"):
+                conn.execute(f"TRUNCATE {table}")
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     stats = in_process(phase_stats, url)
     first = in_process(phase_score, url, END, SETTINGS)  # everyone's first score: full history
