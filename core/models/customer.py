@@ -97,7 +97,7 @@ class CustomerStats(SQLModel, table=True):
 
     Revenue is net of refunds and excludes cancelled orders, in the hub's base currency.
     ``repeat_revenue_mean`` is the mean revenue of purchase days after the first one (the
-    input of the Gamma-Gamma spend model).
+    input of the Gamma-Gamma spend model); ``refunded_orders`` counts orders with a refund.
     """
 
     __tablename__ = "customer_stats"
@@ -106,6 +106,7 @@ class CustomerStats(SQLModel, table=True):
     orders_count: int = Field(default=0)
     total_spent: Decimal = Field(default=Decimal("0"), sa_type=Money)
     refunded_total: Decimal = Field(default=Decimal("0"), sa_type=Money)
+    refunded_orders: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     first_order_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_order_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     purchase_days: int = Field(default=0)

@@ -1,14 +1,18 @@
-"""Fixtures for the scoring-model tests: the CDNOW sample and its standard summary."""
+"""Fixtures for the scoring tests: the CDNOW sample, its standard summary, and helpers that
+ingest it and run the scorer on a test database."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
+from crmhub.core.records import OrderRecord
 from crmhub.plugins.scoring.models import summary
 
 CDNOW = Path(__file__).parent / "data" / "CDNOW_sample.txt"
@@ -44,3 +48,24 @@ def cdnow(cdnow_transactions: Transactions) -> summary.Summary:
     return summary.summarize(
         t.customer, t.when, t.amount, calibration_end="1997-09-30", time_unit="weeks"
     )
+
+
+# -- database tests ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def cdnow_orders() -> list[OrderRecord]:
+    """Every CDNOW transaction as an order record: one customer per master id (with a
+    synthetic email), placed at midnight UTC of its day."""
+    records = []
+    for i, line in enumerate(CDNOW.read_text().split("\n")):
+        if not line.strip():
+            continue
+        master, _, day, _, value = line.split()
+        placed = datetime(int(day[:4]), int(day[4:6]), int(day[6:]), tzinfo=timezone.utc)
+        records.append(OrderRecord(
+            instance="cdnow.shop", external_id=str(i), customer_external_id=master,
+            email=f"customer{master}@cdnow.example", currency="USD", total=Decimal(value),
+            placed_at=placed, source_updated_at=placed,
+        ))
+    return records
